@@ -1,0 +1,1 @@
+"""Facial-expression recognition for playtest analytics: data, models, training, export."""

@@ -1,0 +1,107 @@
+"""The model registry: each model is a short function from options to a Keras model.
+
+Every model takes raw grayscale pixels 0..255, shape [N, 48, 48, 1], and returns the
+probabilities of the seven classes, so that clients never scale inputs themselves.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+from keras import layers
+
+from fer.datasets import CLASS_NAMES
+
+INPUT_SHAPE = (48, 48, 1)
+NUM_CLASSES = len(CLASS_NAMES)
+
+
+def _inputs(augmentation: keras.Sequential | None) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """Pixels in, scaled to 0..1 and augmented (augmentation only acts in training)."""
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x = layers.Rescaling(1.0 / 255)(inputs)
+    if augmentation is not None:
+        x = augmentation(x)
+    return inputs, x
+
+
+def seed_baseline(augmentation: keras.Sequential | None = None) -> keras.Model:
+    """The seed document's network: five 3x3 convolutions of 11 filters, one BatchNorm, no pooling."""
+    inputs, x = _inputs(augmentation)
+    for index in range(5):
+        x = layers.Conv2D(11, 3, activation="relu")(x)
+        if index == 1:
+            x = layers.BatchNormalization()(x)
+    x = layers.Flatten()(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="seed_baseline")
+
+
+def _conv_bn_relu(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
+
+def vgg_small(augmentation: keras.Sequential | None = None, dropout: float = 0.3,
+              widths: tuple[int, ...] = (32, 64, 128, 256)) -> keras.Model:
+    """A VGG-style network: blocks of two 3x3 conv-BN-ReLU layers, each followed by 2x2 pooling."""
+    inputs, x = _inputs(augmentation)
+    for filters in widths:
+        x = _conv_bn_relu(x, filters)
+        x = _conv_bn_relu(x, filters)
+        x = layers.MaxPooling2D()(x)
+        x = layers.SpatialDropout2D(dropout / 2)(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(256, activation="relu")(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="vgg_small")
+
+
+MODELS: dict[str, Callable[..., keras.Model]] = {
+    "seed_baseline": seed_baseline,
+    "vgg_small": vgg_small,
+}
+
+
+def augmentation_layers(flip: bool, shift: float, rotation: float, zoom: float) -> keras.Sequential | None:
+    """Random flips and affine jitter, applied to training batches only."""
+    steps = []
+    if flip:
+        steps.append(layers.RandomFlip("horizontal"))
+    if rotation:
+        steps.append(layers.RandomRotation(rotation, fill_mode="nearest"))
+    if shift:
+        steps.append(layers.RandomTranslation(shift, shift, fill_mode="nearest"))
+    if zoom:
+        steps.append(layers.RandomZoom(zoom, fill_mode="nearest"))
+    return keras.Sequential(steps, name="augmentation") if steps else None
+
+
+def build_model(name: str, augment: dict | None = None, **options) -> keras.Model:
+    """The registered model ``name``, with training augmentation and the model's own ``options``."""
+    try:
+        builder = MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; registered models: {', '.join(MODELS)}") from None
+    augmentation = augmentation_layers(**augment) if augment else None
+    return builder(augmentation=augmentation, **options)
+
+
+class HorizontalFlip(layers.Layer):
+    """Mirrors images left to right (the width axis of [N, H, W, C])."""
+
+    def call(self, images):
+        return keras.ops.flip(images, axis=2)
+
+
+def inference_model(model: keras.Model, tta_flip: bool) -> keras.Model:
+    """The model as evaluated and served: optionally the average over the image and its mirror image."""
+    if not tta_flip:
+        return model
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    mirrored = HorizontalFlip()(inputs)
+    outputs = layers.Average(name="probabilities")([model(inputs), model(mirrored)])
+    return keras.Model(inputs, outputs, name=f"{model.name}_flip_tta")

@@ -1,0 +1,90 @@
+"""Preprocess stage: every image becomes one 48x48 grayscale array; unreadable ones are counted."""
+from __future__ import annotations
+
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from fer.datasets import CLASS_NAMES
+
+JPEG_END = b"\xff\xd9"
+PNG_END = b"IEND\xaeB`\x82"
+
+
+class UnreadableImage(ValueError):
+    pass
+
+
+def _looks_truncated(data: bytes) -> bool:
+    """OpenCV decodes a cut-off JPEG into a half-grey image without failing, so check the end markers."""
+    if data[:2] == b"\xff\xd8":
+        return not data.rstrip(b"\x00").endswith(JPEG_END)
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return not data.endswith(PNG_END)
+    return False
+
+
+def load_face(data: bytes, size: int) -> np.ndarray:
+    """Decodes image bytes to a size x size uint8 grayscale array."""
+    if not data:
+        raise UnreadableImage("empty file")
+    if _looks_truncated(data):
+        raise UnreadableImage("truncated file")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise UnreadableImage("not a decodable image")
+    if image.shape != (size, size):
+        interpolation = cv2.INTER_AREA if min(image.shape) > size else cv2.INTER_LINEAR
+        image = cv2.resize(image, (size, size), interpolation=interpolation)
+    return image
+
+
+def preprocess(manifest: list[dict], interim_dir: Path, size: int) -> tuple[dict[str, np.ndarray], dict, list[str]]:
+    """Loads every image of the manifest; returns the arrays, a report of counts, and the skipped files."""
+    images, kept = [], []
+    skipped: Counter = Counter()
+    skipped_files = []
+    for row in tqdm(manifest, desc="preprocess", unit="img", mininterval=2):
+        path = interim_dir / row["path"]
+        try:
+            images.append(load_face(path.read_bytes(), size))
+        except UnreadableImage as err:
+            skipped[f"{row['dataset']}: {err}"] += 1
+            skipped_files.append(f"{row['path']}: {err}")
+            continue
+        kept.append(row)
+    arrays = {
+        "images": np.stack(images) if images else np.zeros((0, size, size), np.uint8),
+        "labels": np.array([CLASS_NAMES.index(row["label"]) for row in kept], np.int64),
+        "ids": np.array([row["path"] for row in kept]),
+        "datasets": np.array([row["dataset"] for row in kept]),
+        "splits": np.array([row["split"] for row in kept]),
+    }
+    report = {
+        "images": len(kept),
+        "skipped": sum(skipped.values()),
+        "skipped_by_reason": dict(sorted(skipped.items())),
+        "per_label": {name: int((arrays["labels"] == i).sum()) for i, name in enumerate(CLASS_NAMES)},
+    }
+    return arrays, report, skipped_files
+
+
+def save_arrays(arrays: dict[str, np.ndarray], path: Path) -> None:
+    """Writes an .npz file byte for byte the same for the same arrays (np.savez stamps the time),
+    so that DVC sees an unchanged output and does not re-run the stages after it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for key, value in arrays.items():
+            member = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            member.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(member, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as data:
+        return {key: data[key] for key in data.files}

@@ -1,0 +1,84 @@
+"""Training: a compiled model, a shuffled input pipeline, a learning-rate schedule, a CSV log per epoch.
+
+Training is resumable: Keras' BackupAndRestore keeps the last finished epoch in ``backup_dir``,
+and a run that was cut off continues from there when started again with the same params.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fer.models import NUM_CLASSES, build_model
+from fer.split import class_weights
+
+
+def as_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle_seed: int | None = None
+               ) -> tf.data.Dataset:
+    """Batches of (float32 pixels [N,48,48,1] 0..255, one-hot labels)."""
+    data = tf.data.Dataset.from_tensor_slices((images[..., None], labels))
+    if shuffle_seed is not None:
+        data = data.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
+    data = data.batch(batch_size).map(
+        lambda x, y: (tf.cast(x, tf.float32), tf.one_hot(y, NUM_CLASSES)), num_parallel_calls=tf.data.AUTOTUNE)
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
+def learning_rate(lr: float, schedule: str, steps_per_epoch: int, epochs: int, warmup_epochs: float):
+    if schedule == "constant":
+        return lr
+    if schedule == "cosine":
+        warmup = int(warmup_epochs * steps_per_epoch)
+        return keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else lr, decay_steps=max(1, epochs * steps_per_epoch - warmup),
+            warmup_target=lr if warmup else None, warmup_steps=warmup)
+    raise ValueError(f"unknown train.lr_schedule {schedule!r}; use 'constant' or 'cosine'")
+
+
+def compile_model(model: keras.Model, params: dict, steps_per_epoch: int) -> None:
+    schedule = learning_rate(params["lr"], params["lr_schedule"], steps_per_epoch, params["epochs"],
+                             params["warmup_epochs"])
+    if params["weight_decay"]:
+        optimizer = keras.optimizers.AdamW(schedule, weight_decay=params["weight_decay"])
+    else:
+        optimizer = keras.optimizers.Adam(schedule)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=params["label_smoothing"]),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+
+
+def train(train_set: dict, validation_set: dict, params: dict, model_options: dict, balance: str,
+          log_path: Path, backup_dir: Path) -> keras.Model:
+    """Trains the model named in params on the training split; logs loss and accuracy per epoch."""
+    keras.utils.set_random_seed(params["seed"])
+    model = build_model(params["model"], params["augment"], **model_options)
+    train_data = as_dataset(train_set["images"], train_set["labels"], params["batch_size"], params["seed"])
+    validation_data = as_dataset(validation_set["images"], validation_set["labels"], 512)
+    compile_model(model, params, steps_per_epoch=len(train_data))
+
+    # One backup per set of params: a cut-off run never resumes another experiment's weights.
+    # BackupAndRestore deletes its folder when training ends, so the running log lives beside it.
+    run_key = hashlib.sha256(json.dumps([params, model_options, balance], sort_keys=True).encode()).hexdigest()[:16]
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    running_log = backup_dir / f"{run_key}.csv"
+    run_backup = backup_dir / run_key
+    if not run_backup.exists():
+        running_log.unlink(missing_ok=True)  # a fresh run: no epochs of an older run in the log
+    model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=params["epochs"],
+        class_weight=class_weights(train_set["labels"]) if balance == "class_weights" else None,
+        callbacks=[keras.callbacks.BackupAndRestore(str(run_backup)),
+                   keras.callbacks.CSVLogger(str(running_log), append=True)],
+        verbose=2,
+    )
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    running_log.replace(log_path)
+    return model

@@ -1,0 +1,28 @@
+"""evaluate: scores of the trained model on every split; confusion matrix and curves of the test split."""
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from fer.evaluation import plot_confusion_matrix, predict, scores, write_confusion_csv
+from fer.models import inference_model
+from fer.params import load_params
+from fer.preprocess import load_arrays
+
+params = load_params()["evaluate"]
+model = inference_model(keras.models.load_model("data/model/fer.keras"), params["tta_flip"])
+metrics = {"tta_flip": params["tta_flip"]}
+for split in ("test", "validation", "train"):
+    data = load_arrays(Path("data/split") / f"{split}.npz")
+    started = time.time()
+    predicted = predict(model, data["images"]).argmax(axis=1)
+    metrics[split] = scores(data["labels"], predicted)
+    print(f"{split}: accuracy {metrics[split]['accuracy']:.4f}, macro-F1 {metrics[split]['macro_f1']:.4f}"
+          f" on {len(predicted)} images ({len(predicted) / (time.time() - started):.0f} faces/s)")
+    if split == "test":
+        write_confusion_csv(data["labels"], predicted, Path("plots/confusion.csv"))
+        plot_confusion_matrix(data["labels"], predicted, f"test accuracy {metrics['test']['accuracy']:.3f}",
+                              Path("plots/confusion_matrix.png"))
+Path("metrics/evaluate.json").write_text(json.dumps(metrics, indent=2) + "\n")
