@@ -51,7 +51,6 @@ def vgg_small(augmentation: keras.Sequential | None = None, dropout: float = 0.3
         x = _conv_bn_relu(x, filters)
         x = _conv_bn_relu(x, filters)
         x = layers.MaxPooling2D()(x)
-        x = layers.SpatialDropout2D(dropout / 2)(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(256, activation="relu")(x)

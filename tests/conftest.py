@@ -1,0 +1,59 @@
+"""Small generated data for the tests, and the shared Kaggle mirror where this machine has it."""
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+FER2013_LABELS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def face_image(label_index: int, seed: int, size: int = 48, channels: int = 1) -> np.ndarray:
+    """A synthetic 'face': noise plus a bright bar whose row depends on the label, so classes differ."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 80, (size, size), dtype=np.uint8)
+    row = (label_index * size) // 8 + size // 16
+    image[row:row + size // 8, :] = 230
+    return image if channels == 1 else np.repeat(image[..., None], channels, axis=2)
+
+
+def encode(image: np.ndarray, suffix: str = ".jpg") -> bytes:
+    ok, buffer = cv2.imencode(suffix, image)
+    assert ok
+    return buffer.tobytes()
+
+
+def make_fer2013_archive(path: Path, per_split: int = 4) -> Path:
+    """A FER-2013-shaped archive as Kaggle serves it: train/<label>/Training_<id>.jpg, test/<label>/..."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        for index, label in enumerate(FER2013_LABELS):
+            for prefix, folder in (("Training", "train"), ("PublicTest", "test"), ("PrivateTest", "test")):
+                for n in range(per_split):
+                    image_id = 1000 * index + 100 * len(prefix) + n
+                    archive.writestr(f"{folder}/{label}/{prefix}_{image_id}.jpg", encode(face_image(index, image_id)))
+    return path
+
+
+@pytest.fixture
+def fer2013_mirror(tmp_path: Path) -> Path:
+    """A mirror folder holding a small FER-2013-shaped fer2013.zip."""
+    mirror = tmp_path / "mirror"
+    make_fer2013_archive(mirror / "fer2013.zip")
+    return mirror
+
+
+@pytest.fixture
+def shared_datasets() -> Path:
+    if not (SHARED_DATASETS / "fer2013.zip").is_file():
+        pytest.skip(f"the Kaggle mirror {SHARED_DATASETS} is not on this machine (it exists only on the"
+                    " developers' machines); nothing else needs it")
+    return SHARED_DATASETS
