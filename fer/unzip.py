@@ -74,6 +74,9 @@ def unpack_archive(archive: Path, dataset: Dataset, out_dir: Path, contempt: str
                 split = original_split(member)
                 relative = PurePosixPath(dataset.name, split, label, member.name)
                 target = out_dir / relative
+                if target.exists():  # the same file name under the same split and label, seen before
+                    skipped["duplicate_name"] += 1
+                    continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 try:
                     target.write_bytes(zf.read(info))

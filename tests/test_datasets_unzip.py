@@ -65,10 +65,11 @@ def test_unpack_discovers_wrapper_folders_capitals_and_skips_what_is_not_a_face(
         zf.writestr("Wrapper/CONTEMPT/face (2).png", encode(face_image(1, 2), ".png"))
         zf.writestr("Wrapper/Happiness/notes.txt", b"not an image")
         zf.writestr("Wrapper/unrelated/face.png", encode(face_image(0, 3), ".png"))
+        zf.writestr("Other/happiness/face (1).png", encode(face_image(3, 4), ".png"))
     rows, skipped = unpack_archive(archive, get_dataset("natural-faces"), tmp_path / "out", contempt=None)
     assert [(row["label"], row["split"]) for row in rows] == [("happy", "unsplit")]
     assert (tmp_path / "out" / "natural-faces/unsplit/happy/face (1).png").is_file()
-    assert skipped == {"dropped_label": 1, "not_an_image": 1, "no_label_folder": 1}
+    assert skipped == {"dropped_label": 1, "not_an_image": 1, "no_label_folder": 1, "duplicate_name": 1}
 
 
 def test_corrupt_archive_error_names_the_file(tmp_path):
