@@ -5,7 +5,7 @@ model's output index means the same thing whatever it was trained on.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 CLASS_NAMES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
@@ -27,7 +27,6 @@ class Dataset:
     kaggle_slug: str
     archive: str  # file name of the archive as Kaggle serves it
     labels: tuple[str, ...]  # the dataset's own label folder names
-    extra_labels: dict[str, str] = field(default_factory=dict)
 
     def label_map(self, contempt: str | None = None) -> dict[str, str]:
         """Maps this dataset's label folder names (lower case) to canonical class names.
