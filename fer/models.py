@@ -33,7 +33,7 @@ def seed_baseline(augmentation: keras.Sequential | None = None) -> keras.Model:
         if index == 1:
             x = layers.BatchNormalization()(x)
     x = layers.Flatten()(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="seed_baseline")
 
 
@@ -44,18 +44,22 @@ def _conv_bn_relu(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
 
 
 def vgg_small(augmentation: keras.Sequential | None = None, dropout: float = 0.3,
-              widths: tuple[int, ...] = (32, 64, 128, 256)) -> keras.Model:
-    """A VGG-style network: blocks of two 3x3 conv-BN-ReLU layers, each followed by 2x2 pooling."""
+              widths: tuple[int, ...] = (32, 64, 128, 256), convs: tuple[int, ...] | None = None) -> keras.Model:
+    """A VGG-style network: blocks of 3x3 conv-BN-ReLU layers (two per block unless ``convs`` says),
+    each block followed by 2x2 pooling."""
+    convs = convs or [2] * len(widths)
+    if len(convs) != len(widths):
+        raise ValueError(f"vgg_small: {len(widths)} widths but {len(convs)} conv counts")
     inputs, x = _inputs(augmentation)
-    for filters in widths:
-        x = _conv_bn_relu(x, filters)
-        x = _conv_bn_relu(x, filters)
+    for filters, count in zip(widths, convs):
+        for _ in range(count):
+            x = _conv_bn_relu(x, filters)
         x = layers.MaxPooling2D()(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(256, activation="relu")(x)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="vgg_small")
 
 

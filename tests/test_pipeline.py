@@ -39,7 +39,7 @@ def project(tmp_path_factory) -> Path:
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["fetch"]["mirror"] = str(mirror)
     params["train"]["epochs"] = 1
-    params["models"]["vgg_small"]["widths"] = [8, 16, 32]
+    params["models"]["vgg_small"].update(widths=[8, 16, 32], convs=[1, 2, 2])
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], root)
     run(["dvc", "init", "-q"], root)
