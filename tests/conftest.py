@@ -57,3 +57,26 @@ def shared_datasets() -> Path:
         pytest.skip(f"the Kaggle mirror {SHARED_DATASETS} is not on this machine (it exists only on the"
                     " developers' machines); nothing else needs it")
     return SHARED_DATASETS
+
+
+def train_tiny_model():
+    """A two-block vgg_small fitted for a few steps on synthetic faces; returns (flip-TTA model, images)."""
+    from fer.models import build_model, inference_model
+    from fer.training import compile_model
+    images = np.stack([face_image(i % 7, i) for i in range(140)])
+    labels = np.arange(140) % 7
+    model = build_model("vgg_small", widths=(8, 16), dropout=0.0)
+    compile_model(model, {"lr": 3e-3, "lr_schedule": "constant", "epochs": 1, "warmup_epochs": 0,
+                          "weight_decay": 0.0, "label_smoothing": 0.0}, steps_per_epoch=5)
+    model.fit(images[..., None].astype("float32"), np.eye(7)[labels], batch_size=28, epochs=3, verbose=0)
+    return inference_model(model, tta_flip=True), images
+
+
+@pytest.fixture(scope="session")
+def served_models(tmp_path_factory):
+    """serving/models-style folder with fer_model version 1 exported from a tiny trained model."""
+    from fer.export import write_savedmodel
+    model, images = train_tiny_model()
+    root = tmp_path_factory.mktemp("models")
+    write_savedmodel(model, root / "fer_model" / "1")
+    return root, images

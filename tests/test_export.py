@@ -7,20 +7,13 @@ import pytest
 import tensorflow as tf
 
 from fer.export import ExportMismatch, check_savedmodel, export_model, load_signature
-from fer.models import build_model, inference_model
-from fer.training import compile_model
-from tests.conftest import face_image
+from fer.models import build_model
+from tests.conftest import train_tiny_model
 
 
 @pytest.fixture(scope="module")
 def trained_model():
-    images = np.stack([face_image(i % 7, i) for i in range(140)])
-    labels = np.arange(140) % 7
-    model = build_model("vgg_small", widths=(8, 16), dropout=0.0)
-    compile_model(model, {"lr": 3e-3, "lr_schedule": "constant", "epochs": 1, "warmup_epochs": 0,
-                          "weight_decay": 0.0, "label_smoothing": 0.0}, steps_per_epoch=5)
-    model.fit(images[..., None].astype("float32"), np.eye(7)[labels], batch_size=28, epochs=3, verbose=0)
-    return inference_model(model, tta_flip=True), images
+    return train_tiny_model()
 
 
 def test_export_writes_tf_serving_layout_that_matches_keras(trained_model, tmp_path):

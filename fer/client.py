@@ -1,0 +1,146 @@
+"""Clients for a served model: TensorFlow Serving's REST and gRPC APIs, chosen by URL.
+
+``connect("http://host:8501")`` talks REST, ``connect("grpc://host:8500")`` gRPC; both answer
+``predict(pixels)`` with the probabilities, whichever server (TF Serving or `fer serve`) is behind
+the URL. Large requests are cut into batches; 503 / UNAVAILABLE is retried with back-off; every
+other failure raises ServingError carrying the server's own message.
+"""
+from __future__ import annotations
+
+import json
+from typing import Protocol
+
+import grpc
+import numpy as np
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from fer.model_repository import ServingError
+
+MODEL_NAME = "fer_model"
+SIGNATURE = "serving_default"
+INPUT_NAME = "pixels"
+OUTPUT_NAME = "probabilities"
+
+
+class ModelClient(Protocol):
+    def predict(self, pixels: np.ndarray) -> np.ndarray: ...
+
+
+def _batches(pixels: np.ndarray, batch_size: int):
+    pixels = np.asarray(pixels, dtype=np.float32)
+    for start in range(0, len(pixels), batch_size):
+        yield pixels[start:start + batch_size]
+
+
+class RestClient:
+    """TensorFlow Serving's REST API: ``instances`` (row) or ``inputs`` (columnar) requests."""
+
+    def __init__(self, url: str, model: str = MODEL_NAME, version: int | None = None, label: str | None = None,
+                 signature_name: str = SIGNATURE, columnar: bool = False, timeout_s: float = 30.0,
+                 retries: int = 3, batch_size: int = 256):
+        self.base = url.rstrip("/") + f"/v1/models/{model}"
+        if version is not None:
+            self.base += f"/versions/{version}"
+        elif label is not None:
+            self.base += f"/labels/{label}"
+        self.signature_name, self.columnar = signature_name, columnar
+        self.timeout_s, self.batch_size = timeout_s, batch_size
+        self.session = requests.Session()
+        retry = Retry(total=retries, connect=retries, read=0, status=retries, status_forcelist=[503],
+                      allowed_methods=None, backoff_factor=0.2, raise_on_status=False)
+        self.session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=64))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry, pool_maxsize=64))
+
+    def _call(self, method: str, suffix: str, body: dict | None = None) -> dict:
+        url = self.base + suffix
+        try:
+            reply = self.session.request(method, url, data=None if body is None else json.dumps(body),
+                                         headers={"Content-Type": "application/json"}, timeout=self.timeout_s)
+        except requests.RequestException as error:
+            raise ServingError("UNAVAILABLE", f"{url}: {error}") from None
+        try:
+            content = reply.json()
+        except ValueError:
+            content = {"error": reply.text[:500]}
+        if not reply.ok:
+            raise ServingError(str(reply.status_code), f"{url}: HTTP {reply.status_code}: "
+                                                       f"{content.get('error', content)}")
+        return content
+
+    def status(self) -> dict:
+        return self._call("GET", "")
+
+    def metadata(self) -> dict:
+        return self._call("GET", "/metadata")
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        results = []
+        for batch in _batches(pixels, self.batch_size):
+            key = "inputs" if self.columnar else "instances"
+            reply = self._call("POST", ":predict", {"signature_name": self.signature_name, key: batch.tolist()})
+            results.append(np.asarray(reply["outputs" if self.columnar else "predictions"], dtype=np.float32))
+        return np.concatenate(results) if results else np.zeros((0, 7), np.float32)
+
+
+class GrpcClient:
+    """TensorFlow Serving's gRPC PredictionService, with the channel retrying UNAVAILABLE."""
+
+    def __init__(self, target: str, model: str = MODEL_NAME, version: int | None = None,
+                 label: str | None = None, signature_name: str = SIGNATURE, timeout_s: float = 30.0,
+                 retries: int = 3, batch_size: int = 256):
+        from tensorflow_serving.apis import prediction_service_pb2_grpc
+        options = [("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                   ("grpc.max_send_message_length", 64 * 1024 * 1024)]
+        if retries:  # gRPC allows 2 to 5 attempts
+            retry_policy = {"methodConfig": [{
+                "name": [{"service": "tensorflow.serving.PredictionService"}],
+                "retryPolicy": {"maxAttempts": min(retries + 1, 5), "initialBackoff": "0.2s", "maxBackoff": "2s",
+                                "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}]}
+            options += [("grpc.service_config", json.dumps(retry_policy)), ("grpc.enable_retries", 1)]
+        self.channel = grpc.insecure_channel(target, options=options)
+        self.stub = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
+        self.target, self.model, self.version, self.label = target, model, version, label
+        self.signature_name, self.timeout_s, self.batch_size = signature_name, timeout_s, batch_size
+
+    def _spec(self, spec) -> None:
+        spec.name = self.model
+        if self.version is not None:
+            spec.version.value = self.version
+        elif self.label is not None:
+            spec.version_label = self.label
+
+    def _call(self, method, request):
+        try:
+            return method(request, timeout=self.timeout_s)
+        except grpc.RpcError as error:
+            raise ServingError(error.code().name, f"{self.target}: {error.code().name}: {error.details()}") from None
+
+    def metadata(self):
+        from tensorflow_serving.apis import get_model_metadata_pb2
+        request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+        self._spec(request.model_spec)
+        return self._call(self.stub.GetModelMetadata, request)
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        import tensorflow as tf
+        from tensorflow_serving.apis import predict_pb2
+        results = []
+        for batch in _batches(pixels, self.batch_size):
+            request = predict_pb2.PredictRequest()
+            self._spec(request.model_spec)
+            request.model_spec.signature_name = self.signature_name
+            request.inputs[INPUT_NAME].CopyFrom(tf.make_tensor_proto(batch))
+            reply = self._call(self.stub.Predict, request)
+            results.append(tf.make_ndarray(reply.outputs[OUTPUT_NAME]))
+        return np.concatenate(results) if results else np.zeros((0, 7), np.float32)
+
+
+def connect(url: str, **options) -> RestClient | GrpcClient:
+    """A client for ``http(s)://host:port`` (REST) or ``grpc://host:port`` (gRPC)."""
+    if url.startswith("grpc://"):
+        return GrpcClient(url.removeprefix("grpc://"), **options)
+    if url.startswith(("http://", "https://")):
+        return RestClient(url, **options)
+    raise ValueError(f"model server URL {url!r} must start with http://, https:// or grpc://")

@@ -1,0 +1,202 @@
+"""`fer serve` as a real process on loopback, called over real HTTP and gRPC by fer.client."""
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+import requests
+import tensorflow as tf
+from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
+
+from fer.client import GrpcClient, RestClient, connect
+from fer.export import load_signature
+from fer.model_repository import ServingError
+from tests.conftest import REPO
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(served_models, tmp_path_factory):
+    """The server, configured by serving/models.config with base_path pointed at the tiny model."""
+    models_root, images = served_models
+    base = tmp_path_factory.mktemp("live") / "fer_model"
+    shutil.copytree(models_root / "fer_model", base)
+    config = (REPO / "serving/models.config").read_text().replace('"/models/fer_model"', f'"{base}"')
+    config_file = base.parent / "models.config"
+    config_file.write_text(config)
+    rest_port, grpc_port = free_port(), free_port()
+    log = (base.parent / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fer.cli", "serve", f"--model_config_file={config_file}", f"--port={grpc_port}",
+         f"--rest_api_port={rest_port}", "--host=127.0.0.1", "--file_system_poll_wait_seconds=0.2",
+         f"--batching_parameters_file={REPO / 'serving/batching_parameters.txt'}"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    url = f"http://127.0.0.1:{rest_port}"
+    deadline = time.time() + 120
+    while True:
+        try:
+            if requests.get(f"{url}/v1/models/fer_model", timeout=1).ok:
+                break
+        except requests.ConnectionError:
+            pass
+        assert process.poll() is None and time.time() < deadline, (base.parent / "server.log").read_text()
+        time.sleep(0.3)
+    expected = load_signature(base / "1")(pixels=tf.constant(images[:, ..., None].astype(np.float32)))
+    yield {"url": url, "grpc": f"grpc://127.0.0.1:{grpc_port}", "base": base, "images": images,
+           "expected": expected["probabilities"].numpy()}
+    process.terminate()
+    process.wait(10)
+
+
+def post(server, body, path="/v1/models/fer_model:predict") -> requests.Response:
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return requests.post(server["url"] + path, data=data, timeout=60)
+
+
+def faces(server, n: int) -> list:
+    return server["images"][:n, ..., None].astype(float).tolist()
+
+
+def test_model_status_matches_tf_serving(server):
+    expected = {"model_version_status": [{"version": "1", "state": "AVAILABLE",
+                                          "status": {"error_code": "OK", "error_message": ""}}]}
+    for path in ("", "/versions/1", "/labels/stable"):
+        reply = requests.get(f"{server['url']}/v1/models/fer_model{path}", timeout=10)
+        assert reply.status_code == 200 and reply.json() == expected
+
+
+def test_metadata_describes_the_signature(server):
+    reply = requests.get(f"{server['url']}/v1/models/fer_model/metadata", timeout=10).json()
+    assert reply["model_spec"] == {"name": "fer_model", "signature_name": "", "version": "1"}
+    signature = reply["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert signature["method_name"] == "tensorflow/serving/predict"
+    assert signature["inputs"]["pixels"]["dtype"] == "DT_FLOAT"
+    assert [d["size"] for d in signature["inputs"]["pixels"]["tensor_shape"]["dim"]] == ["-1", "48", "48", "1"]
+    assert [d["size"] for d in signature["outputs"]["probabilities"]["tensor_shape"]["dim"]] == ["-1", "7"]
+
+
+def test_predict_row_and_columnar_formats_match_the_savedmodel(server):
+    rows = post(server, {"instances": faces(server, 5)})
+    assert rows.status_code == 200
+    np.testing.assert_allclose(rows.json()["predictions"], server["expected"][:5], atol=1e-5)
+    named_rows = post(server, {"signature_name": "serving_default",
+                               "instances": [{"pixels": face} for face in faces(server, 3)]})
+    np.testing.assert_allclose(named_rows.json()["predictions"], server["expected"][:3], atol=1e-5)
+    columns = post(server, {"inputs": {"pixels": faces(server, 4)}})
+    np.testing.assert_allclose(columns.json()["outputs"], server["expected"][:4], atol=1e-5)
+    by_version = post(server, {"inputs": faces(server, 2)}, "/v1/models/fer_model/versions/1:predict")
+    np.testing.assert_allclose(by_version.json()["outputs"], server["expected"][:2], atol=1e-5)
+
+
+BAD_REQUESTS = {
+    "malformed JSON": (b'{"instances": [1, 2', 400, "JSON Parse error"),
+    "not an object": ([1, 2], 400, "JSON object"),
+    "no instances or inputs": ({"signature_name": "serving_default"}, 400, "Missing 'inputs' or 'instances'"),
+    "both instances and inputs": ({"instances": [[1]], "inputs": [[1]]}, 400, "Not both"),
+    "wrong rank": ({"instances": [[1.0, 2.0]]}, 400, "shape [1, 2]"),
+    "wrong size": ({"instances": np.zeros((1, 32, 32, 1)).tolist()}, 400, "shape [1, 32, 32, 1]"),
+    "non-numeric values": ({"instances": [[["a"] * 1] * 48] * 1}, 400, "only numbers"),
+    "ragged lists": ({"instances": [[[0]] * 48, [[0]] * 47]}, 400, "input 'pixels'"),
+    "NaN": (b'{"instances": [' + json.dumps(np.zeros((48, 48, 1)).tolist()).replace("0.0", "NaN", 1).encode()
+            + b"]}", 400, "NaN"),
+    "wrong input name": ({"inputs": {"image": np.zeros((1, 48, 48, 1)).tolist()}}, 400, "takes inputs"),
+    "wrong signature": ({"signature_name": "classify", "instances": np.zeros((1, 48, 48, 1)).tolist()},
+                        400, 'Serving signature name: "classify" not found'),
+}
+
+
+@pytest.mark.parametrize("case", BAD_REQUESTS)
+def test_bad_request_gets_a_clear_400_and_the_server_keeps_serving(server, case):
+    body, status, message = BAD_REQUESTS[case]
+    reply = post(server, body)
+    assert reply.status_code == status and message in reply.json()["error"], reply.text
+    assert post(server, {"instances": faces(server, 1)}).status_code == 200
+
+
+def test_unknown_model_version_or_label_is_404(server):
+    body = {"instances": faces(server, 1)}
+    unknown_model = post(server, body, "/v1/models/nobody:predict")
+    assert unknown_model.status_code == 404
+    assert unknown_model.json() == {"error": "Servable not found for request: Latest(nobody)"}
+    unknown_version = post(server, body, "/v1/models/fer_model/versions/7:predict")
+    assert unknown_version.status_code == 404 and "Specific(fer_model, 7)" in unknown_version.json()["error"]
+    assert requests.get(f"{server['url']}/v1/models/fer_model/labels/beta", timeout=10).status_code == 400
+    assert requests.get(f"{server['url']}/v1/models/nobody", timeout=10).status_code == 404
+
+
+def test_a_100_mb_body_is_refused_with_413(server):
+    reply = post(server, b'{"instances": [' + b"0," * (50 * 1024 * 1024) + b"0]}")
+    assert reply.status_code == 413 and "Maximum request body size" in reply.json()["error"]
+    assert post(server, {"instances": faces(server, 1)}).status_code == 200
+
+
+def test_grpc_predict_metadata_and_status(server):
+    client = GrpcClient(server["grpc"].removeprefix("grpc://"))
+    np.testing.assert_allclose(client.predict(server["images"][:6, ..., None]), server["expected"][:6], atol=1e-5)
+    metadata = client.metadata()
+    assert metadata.model_spec.version.value == 1 and "signature_def" in metadata.metadata
+    stub = model_service_pb2_grpc.ModelServiceStub(client.channel)
+    request = get_model_status_pb2.GetModelStatusRequest()
+    request.model_spec.name = "fer_model"
+    status = stub.GetModelStatus(request, timeout=10)
+    assert [(s.version, s.state) for s in status.model_version_status] == [(1, 30)]  # 30: AVAILABLE
+
+
+def test_grpc_errors_carry_the_server_message(server):
+    with pytest.raises(ServingError, match="NOT_FOUND.*Latest\\(nobody\\)"):
+        GrpcClient(server["grpc"].removeprefix("grpc://"), model="nobody").predict(np.zeros((1, 48, 48, 1)))
+    with pytest.raises(ServingError, match="INVALID_ARGUMENT.*shape"):
+        GrpcClient(server["grpc"].removeprefix("grpc://")).predict(np.zeros((1, 40, 48, 1)))
+
+
+def test_clients_batch_large_requests_and_agree_over_rest_and_grpc(server):
+    pixels = np.repeat(server["images"][..., None], 4, axis=0)[:530]
+    expected = np.repeat(server["expected"], 4, axis=0)[:530]
+    for url in (server["url"], server["grpc"]):
+        np.testing.assert_allclose(connect(url, batch_size=128).predict(pixels), expected, atol=1e-5)
+    columnar = RestClient(server["url"], columnar=True, label="stable")
+    np.testing.assert_allclose(columnar.predict(pixels[:10]), expected[:10], atol=1e-5)
+    with pytest.raises(ServingError, match="404.*Specific\\(fer_model, 9\\)"):
+        RestClient(server["url"], version=9).predict(pixels[:1])
+
+
+def test_32_concurrent_clients_lose_no_request(server):
+    client = RestClient(server["url"])
+    indices = [i % len(server["images"]) for i in range(32 * 8)]
+
+    def one(index: int) -> np.ndarray:
+        return client.predict(server["images"][index:index + 1, ..., None])[0]
+
+    with ThreadPoolExecutor(32) as pool:
+        replies = list(pool.map(one, indices, timeout=300))
+    np.testing.assert_allclose(np.stack(replies), server["expected"][indices], atol=1e-5)
+
+
+def test_a_new_version_is_served_without_restart(server):
+    staging = server["base"].parent / "staging"
+    shutil.copytree(server["base"] / "1", staging)
+    staging.rename(server["base"] / "2")  # appear at once, as a deploy should
+    deadline = time.time() + 60
+    while requests.get(f"{server['url']}/v1/models/fer_model/versions/2", timeout=5).status_code != 200:
+        assert time.time() < deadline, "version 2 was not picked up"
+        time.sleep(0.3)
+    metadata = requests.get(f"{server['url']}/v1/models/fer_model/metadata", timeout=10).json()
+    assert metadata["model_spec"]["version"] == "2"
+    stable = requests.get(f"{server['url']}/v1/models/fer_model/labels/stable/metadata", timeout=10).json()
+    assert stable["model_spec"]["version"] == "1"
+    status = requests.get(f"{server['url']}/v1/models/fer_model", timeout=10).json()
+    assert [s["version"] for s in status["model_version_status"]] == ["1", "2"]
