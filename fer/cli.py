@@ -1,11 +1,17 @@
-"""The `fer` command: `fer serve` runs the TensorFlow-Serving-compatible server.
+"""The `fer` command.
 
-Its flags are tensorflow_model_server's, so one set of files in `serving/` configures both servers.
+fer serve      the TensorFlow-Serving-compatible server (tensorflow_model_server's flags and files)
+fer analyze    playtest recordings -> per-frame emotions, timelines, summary and HTML report per session
+fer aggregate  many session summaries -> statistics per segment with confidence intervals
+fer compare    two builds' sessions -> differences per segment, flagged where significant
 """
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import sys
+from dataclasses import fields
 from pathlib import Path
 
 from fer.serving_config import load_batching_parameters, load_model_server_config
@@ -30,6 +36,47 @@ def _serve(args: argparse.Namespace) -> None:
                                  poll_wait_s=args.file_system_poll_wait_seconds, batching=batching))
 
 
+def _analyze(args: argparse.Namespace) -> None:
+    from fer.analytics import AnalysisSettings
+    from fer.client import open_model
+    from fer.model_repository import ServingError
+    from fer.sessions import analyze_many
+    settings = AnalysisSettings(**{f.name: getattr(args, f.name) for f in fields(AnalysisSettings)})
+    try:
+        model = open_model(args.model)
+    except (ServingError, OSError) as error:
+        sys.exit(f"fer analyze: the model cannot be used: {error}")
+    if args.camera is not None:
+        args.inputs = [str(args.camera)]
+    if len(args.inputs) > 1 and args.events:
+        sys.exit("fer analyze: --events applies to one recording; put <name>.events.csv beside each instead")
+    if not args.inputs:
+        sys.exit("fer analyze: give recordings (files or folders) or --camera INDEX")
+    result = analyze_many(args.inputs, args.out, model, settings, model_name=str(args.model),
+                          events_path=args.events, build=args.build, progress=not args.quiet,
+                          max_duration_s=args.max_duration)
+    print(f"{len(result['done'])} analysed, {len(result['skipped'])} already done, {len(result['failed'])} failed"
+          f" -> {args.out}")
+    for failure in result["failed"]:
+        print(f"FAILED {failure['source']}: {failure['error']}", file=sys.stderr)
+    if result["failed"]:
+        sys.exit(1)
+
+
+def _aggregate(args: argparse.Namespace) -> None:
+    from fer.aggregate import load_summaries, write_aggregate
+    table = write_aggregate(load_summaries(args.sessions), args.out)
+    print(f"{table.segment.nunique()} segments -> {args.out}/aggregate.{{csv,json,html}}")
+
+
+def _compare(args: argparse.Namespace) -> None:
+    from fer.aggregate import load_summaries, write_comparison
+    table = write_comparison(load_summaries(args.a), load_summaries(args.b), args.out, (args.name_a, args.name_b))
+    print(json.dumps(table[table.significant][["segment", "measure", "difference", "q"]].to_dict("records"),
+                     indent=1))
+    print(f"{int(table.significant.sum())} significant differences -> {args.out}/comparison.{{csv,json,html}}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="fer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -44,6 +91,38 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--batching_parameters_file", type=Path)
     serve.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0)
     serve.set_defaults(run=_serve)
+
+    from fer.analytics import AnalysisSettings
+    defaults = AnalysisSettings()
+    analyze = commands.add_parser("analyze", help="playtest recordings -> emotions per frame, summary, report")
+    analyze.add_argument("inputs", nargs="*", help="video files (mp4, avi, mkv, webm, ...) or folders of images")
+    analyze.add_argument("--camera", type=int, help="analyse a live camera (index) instead of files")
+    analyze.add_argument("--max-duration", type=float, help="stop a camera session after this many seconds"
+                         " (else Ctrl-C ends it)")
+    analyze.add_argument("--out", type=Path, default=Path("playtest_results"))
+    analyze.add_argument("--model", default="serving/models/fer_model",
+                         help="SavedModel path, or a model server URL (http://host:8501, grpc://host:8500)")
+    analyze.add_argument("--events", type=Path, help="events file (CSV or JSON Lines) of a single recording;"
+                         " by default <name>.events.csv or .events.jsonl beside each recording")
+    analyze.add_argument("--build", help="name of the game build, for `fer compare`")
+    for f in fields(AnalysisSettings):
+        kind = str if f.name == "yunet_model" else type(getattr(defaults, f.name))
+        analyze.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=getattr(defaults, f.name))
+    analyze.add_argument("--quiet", action="store_true", help="no progress bars")
+    analyze.set_defaults(run=_analyze)
+
+    aggregate = commands.add_parser("aggregate", help="session summaries -> per-segment statistics")
+    aggregate.add_argument("sessions", nargs="+", type=Path, help="summary.json files or folders of them")
+    aggregate.add_argument("--out", type=Path, default=Path("playtest_aggregate"))
+    aggregate.set_defaults(run=_aggregate)
+
+    compare = commands.add_parser("compare", help="sessions of build A vs build B, per segment")
+    compare.add_argument("--a", nargs="+", type=Path, required=True)
+    compare.add_argument("--b", nargs="+", type=Path, required=True)
+    compare.add_argument("--name-a", default="A")
+    compare.add_argument("--name-b", default="B")
+    compare.add_argument("--out", type=Path, default=Path("playtest_comparison"))
+    compare.set_defaults(run=_compare)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args.run(args)

@@ -8,6 +8,7 @@ other failure raises ServingError carrying the server's own message.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Protocol
 
 import grpc
@@ -144,3 +145,32 @@ def connect(url: str, **options) -> RestClient | GrpcClient:
     if url.startswith(("http://", "https://")):
         return RestClient(url, **options)
     raise ValueError(f"model server URL {url!r} must start with http://, https:// or grpc://")
+
+
+class LocalModel:
+    """The exported SavedModel called in-process: a version folder, or the highest version under a base path."""
+
+    def __init__(self, path: str | Path):
+        import tensorflow as tf
+        path = Path(path)
+        if not (path / "saved_model.pb").is_file():
+            versions = sorted(int(p.name) for p in path.iterdir() if p.name.isdigit()) if path.is_dir() else []
+            if not versions:
+                raise ServingError("NOT_FOUND", f"{path}: no SavedModel there (expected saved_model.pb or"
+                                                f" numbered version folders)")
+            path = path / str(versions[-1])
+        self.path, self._tf = path, tf
+        self.signature = tf.saved_model.load(str(path)).signatures[SIGNATURE]
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        outputs = self.signature(**{INPUT_NAME: self._tf.constant(np.asarray(pixels, dtype=np.float32))})
+        return outputs[OUTPUT_NAME].numpy()
+
+
+def open_model(where: str | Path) -> ModelClient:
+    """A model server URL (see ``connect``) or a SavedModel path, checked with one prediction."""
+    model = connect(str(where)) if str(where).startswith(("http://", "https://", "grpc://")) else LocalModel(where)
+    probabilities = model.predict(np.zeros((1, 48, 48, 1), np.float32))
+    if probabilities.shape != (1, 7):
+        raise ServingError("FAILED_PRECONDITION", f"{where}: the model returns shape {probabilities.shape}, not [1, 7]")
+    return model

@@ -51,7 +51,7 @@ def fer2013_mirror(tmp_path: Path) -> Path:
     return mirror
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_datasets() -> Path:
     if not (SHARED_DATASETS / "fer2013.zip").is_file():
         pytest.skip(f"the Kaggle mirror {SHARED_DATASETS} is not on this machine (it exists only on the"
