@@ -14,7 +14,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from fer.serving_config import load_batching_parameters, load_model_server_config
+from fer.serving_config import load_batching_parameters, load_model_server_config, load_monitoring_config
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -32,8 +32,13 @@ def _serve(args: argparse.Namespace) -> None:
                     * (parameters.max_batch_size.value or 64)}
     elif not args.enable_batching:
         batching = {"max_batch_size": 1, "timeout_s": 0.0}
+    metrics_path = None
+    if args.monitoring_config_file:
+        prometheus = load_monitoring_config(args.monitoring_config_file).prometheus_config
+        metrics_path = (prometheus.path or "/monitoring/prometheus/metrics") if prometheus.enable else None
     serve(configs, ServerOptions(port=args.port, rest_api_port=args.rest_api_port, host=args.host,
-                                 poll_wait_s=args.file_system_poll_wait_seconds, batching=batching))
+                                 poll_wait_s=args.file_system_poll_wait_seconds, batching=batching,
+                                 metrics_path=metrics_path))
 
 
 def _analyze(args: argparse.Namespace) -> None:
@@ -90,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--enable_batching", action=argparse.BooleanOptionalAction, default=True)
     serve.add_argument("--batching_parameters_file", type=Path)
     serve.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0)
+    serve.add_argument("--monitoring_config_file", type=Path, help="MonitoringConfig text proto: Prometheus metrics")
     serve.set_defaults(run=_serve)
 
     from fer.analytics import AnalysisSettings

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ import numpy as np
 import tensorflow as tf
 from aiohttp import web
 from google.protobuf import json_format
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,
                                      predict_pb2, prediction_service_pb2_grpc)
 from tensorflow_serving.config.model_server_config_pb2 import ModelConfig
@@ -38,6 +41,25 @@ _MODEL_PATH = re.compile(r"^(?P<name>[^/:]+)(?:/versions/(?P<version>\d+)|/label
 
 
 # ---------------------------------------------------------------- replies shared by REST and gRPC
+
+class ServingMetrics:
+    """Prometheus metrics of one server: requests by model, API, method and outcome, and latencies."""
+
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        self.requests = Counter("fer_serving_requests", "Requests answered", ["model", "api", "method", "code"],
+                                registry=self.registry)
+        self.latency = Histogram("fer_serving_request_latency_seconds", "Time to answer a request",
+                                 ["model", "api", "method"], registry=self.registry,
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
+
+    def observe(self, model: str, api: str, method: str, code: str, seconds: float) -> None:
+        self.requests.labels(model, api, method, code).inc()
+        self.latency.labels(model, api, method).observe(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
 
 def model_status(repository: ModelRepository, name: str, version: int | None,
                  label: str | None) -> get_model_status_pb2.GetModelStatusResponse:
@@ -84,17 +106,26 @@ def _error_reply(error: ServingError) -> web.Response:
     return _json_reply({"error": error.message}, HTTP_STATUS.get(error.code, 500))
 
 
-@web.middleware
-async def json_errors(request: web.Request, handler) -> web.StreamResponse:
-    """Every error, TensorFlow Serving's or aiohttp's (413 too large, 405, ...), as {"error": "..."}."""
-    try:
-        return await handler(request)
-    except ServingError as error:
-        return _error_reply(error)
-    except web.HTTPException as error:
-        if error.status < 400:
-            raise
-        return _json_reply({"error": error.text or error.reason}, error.status)
+def json_errors(metrics: ServingMetrics):
+    @web.middleware
+    async def middleware(request: web.Request, handler) -> web.StreamResponse:
+        """Every error, TensorFlow Serving's or aiohttp's (413 too large, 405, ...), as {"error": "..."};
+        every model request counted and timed."""
+        started = time.perf_counter()
+        try:
+            reply = await handler(request)
+        except ServingError as error:
+            reply = _error_reply(error)
+        except web.HTTPException as error:
+            if error.status < 400:
+                raise
+            reply = _json_reply({"error": error.text or error.reason}, error.status)
+        match = _MODEL_PATH.match(request.match_info.get("path", ""))
+        if match:
+            method = {None: "status", "/metadata": "metadata"}.get(match["action"], (match["action"] or ":")[1:])
+            metrics.observe(match["name"], "rest", method, str(reply.status), time.perf_counter() - started)
+        return reply
+    return middleware
 
 
 def _parse_predict_body(raw: bytes, signature) -> tuple[dict[str, np.ndarray], bool]:
@@ -143,7 +174,8 @@ def _predict_reply(outputs: dict[str, np.ndarray], row_format: bool) -> dict:
     return {"outputs": {k: v.tolist() for k, v in outputs.items()}}
 
 
-def rest_app(repository: ModelRepository) -> web.Application:
+def rest_app(repository: ModelRepository, metrics: ServingMetrics | None = None,
+             metrics_path: str | None = None) -> web.Application:
     async def models(request: web.Request) -> web.Response:
         match = _MODEL_PATH.match(request.match_info["path"])
         if not match:
@@ -176,18 +208,27 @@ def rest_app(repository: ModelRepository) -> web.Application:
             raise ServingError("UNIMPLEMENTED", f"{action[1:]} is not served: the model has a predict signature")
         raise ServingError("NOT_FOUND", f"Malformed request: {request.method} {request.path}")
 
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[json_errors])
+    metrics = metrics or ServingMetrics()
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[json_errors(metrics)])
     app.router.add_route("*", "/v1/models/{path:.*}", models)
+    if metrics_path:
+        async def prometheus(request: web.Request) -> web.Response:
+            return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        app.router.add_get(metrics_path, prometheus)
     return app
 
 
 # ---------------------------------------------------------------- gRPC
 
-def _grpc_call(context: grpc.ServicerContext, work):
+def _grpc_call(context: grpc.ServicerContext, work, metrics: ServingMetrics, model: str, method: str):
+    started, code = time.perf_counter(), "OK"
     try:
         return work()
     except ServingError as error:
+        code = error.code
         context.abort(getattr(grpc.StatusCode, error.code, grpc.StatusCode.UNKNOWN), error.message)
+    finally:
+        metrics.observe(model, "grpc", method, code, time.perf_counter() - started)
 
 
 def _spec_target(spec) -> tuple[str, int | None, str | None]:
@@ -197,8 +238,8 @@ def _spec_target(spec) -> tuple[str, int | None, str | None]:
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, repository: ModelRepository, timeout_s: float = 60.0):
-        self.repository, self.timeout_s = repository, timeout_s
+    def __init__(self, repository: ModelRepository, metrics: ServingMetrics, timeout_s: float = 60.0):
+        self.repository, self.metrics, self.timeout_s = repository, metrics, timeout_s
 
     def Predict(self, request: predict_pb2.PredictRequest, context) -> predict_pb2.PredictResponse:
         def work():
@@ -221,7 +262,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             reply.model_spec.version.value = servable.version
             reply.model_spec.signature_name = signature.name
             return reply
-        return _grpc_call(context, work)
+        return _grpc_call(context, work, self.metrics, request.model_spec.name, "predict")
 
     def GetModelMetadata(self, request, context) -> get_model_metadata_pb2.GetModelMetadataResponse:
         def work():
@@ -233,15 +274,16 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             reply.model_spec.version.value = servable.version
             reply.metadata["signature_def"].Pack(signature_def_map(servable))
             return reply
-        return _grpc_call(context, work)
+        return _grpc_call(context, work, self.metrics, request.model_spec.name, "metadata")
 
 
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):
-    def __init__(self, repository: ModelRepository):
-        self.repository = repository
+    def __init__(self, repository: ModelRepository, metrics: ServingMetrics):
+        self.repository, self.metrics = repository, metrics
 
     def GetModelStatus(self, request, context) -> get_model_status_pb2.GetModelStatusResponse:
-        return _grpc_call(context, lambda: model_status(self.repository, *_spec_target(request.model_spec)))
+        return _grpc_call(context, lambda: model_status(self.repository, *_spec_target(request.model_spec)),
+                          self.metrics, request.model_spec.name, "status")
 
 
 # ---------------------------------------------------------------- running both
@@ -253,6 +295,7 @@ class ServerOptions:
     host: str = "0.0.0.0"
     poll_wait_s: float = 1.0
     batching: dict | None = None
+    metrics_path: str | None = None  # Prometheus metrics on the REST port, as monitoring.config sets
 
 
 def single_model_config(name: str, base_path: Path) -> ModelConfig:
@@ -265,18 +308,20 @@ def serve(configs: list[ModelConfig], options: ServerOptions) -> None:
     repository.poll()
     stop = threading.Event()
     repository.watch(options.poll_wait_s, stop)
+    metrics = ServingMetrics()
     grpc_server = None
     if options.port:
         grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=[
             ("grpc.max_receive_message_length", MAX_REQUEST_BYTES)])
-        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(repository), grpc_server)
-        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(repository), grpc_server)
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(repository, metrics),
+                                                                       grpc_server)
+        model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(repository, metrics), grpc_server)
         grpc_server.add_insecure_port(f"{options.host}:{options.port}")
         grpc_server.start()
         log.info("gRPC on %s:%d", options.host, options.port)
     try:
         log.info("REST on %s:%d", options.host, options.rest_api_port)
-        web.run_app(rest_app(repository), host=options.host, port=options.rest_api_port, print=None,
+        web.run_app(rest_app(repository, metrics, options.metrics_path), host=options.host, port=options.rest_api_port, print=None,
                     access_log=None)
     finally:
         stop.set()

@@ -43,7 +43,8 @@ def server(served_models, tmp_path_factory):
     process = subprocess.Popen(
         [sys.executable, "-m", "fer.cli", "serve", f"--model_config_file={config_file}", f"--port={grpc_port}",
          f"--rest_api_port={rest_port}", "--host=127.0.0.1", "--file_system_poll_wait_seconds=0.2",
-         f"--batching_parameters_file={REPO / 'serving/batching_parameters.txt'}"],
+         f"--batching_parameters_file={REPO / 'serving/batching_parameters.txt'}",
+         f"--monitoring_config_file={REPO / 'serving/monitoring.config'}"],
         stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     url = f"http://127.0.0.1:{rest_port}"
     deadline = time.time() + 120
@@ -200,3 +201,15 @@ def test_a_new_version_is_served_without_restart(server):
     assert stable["model_spec"]["version"] == "1"
     status = requests.get(f"{server['url']}/v1/models/fer_model", timeout=10).json()
     assert [s["version"] for s in status["model_version_status"]] == ["1", "2"]
+
+
+def test_prometheus_metrics_count_requests_by_outcome(server):
+    post(server, {"instances": faces(server, 1)})
+    post(server, {"instances": [1]})
+    metrics = requests.get(f"{server['url']}/monitoring/prometheus/metrics", timeout=10)
+    assert metrics.status_code == 200 and metrics.headers["Content-Type"].startswith("text/plain")
+    counted = {line.split(" ")[0]: float(line.split(" ")[1]) for line in metrics.text.splitlines()
+               if line.startswith("fer_serving_requests_total")}
+    assert counted['fer_serving_requests_total{api="rest",code="200",method="predict",model="fer_model"}'] >= 1
+    assert counted['fer_serving_requests_total{api="rest",code="400",method="predict",model="fer_model"}'] >= 1
+    assert "fer_serving_request_latency_seconds_bucket" in metrics.text
