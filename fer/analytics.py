@@ -10,6 +10,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
@@ -37,6 +38,7 @@ class AnalysisSettings:
     clock_offset_s: float = 0.0  # video time = event time + offset
     strongest_moments: int = 5
     batch_size: int = 64
+    save_faces: bool = False  # privacy by default: face crops are written only when asked for
 
 
 @dataclass
@@ -46,10 +48,13 @@ class Timing:
     classify_s: float = 0.0
 
 
-def analyze_frames(recording: Recording, model, settings: AnalysisSettings, progress: bool = True
-                   ) -> tuple[pd.DataFrame, Timing]:
+def analyze_frames(recording: Recording, model, settings: AnalysisSettings, progress: bool = True,
+                   faces_dir: Path | None = None) -> tuple[pd.DataFrame, Timing]:
     """One row per face per sampled frame (time_s, player, box, 7 probabilities) and one row with
-    player 0 and no probabilities per sampled frame without a face."""
+    player 0 and no probabilities per sampled frame without a face. With ``settings.save_faces``, the
+    48x48 crops go to ``faces_dir`` as <time>_p<player>.png."""
+    if settings.save_faces:
+        faces_dir.mkdir(parents=True, exist_ok=True)
     detector = FaceDetector(Path(settings.yunet_model) if settings.yunet_model else None, settings.detect_width)
     tracker, timing = FaceTracker(), Timing()
     rows, crops, pending = [], [], []
@@ -81,6 +86,8 @@ def analyze_frames(recording: Recording, model, settings: AnalysisSettings, prog
                 rows.append({"time_s": round(time_s, 3), "player": player, "x": box.x, "y": box.y,
                              "w": box.w, "h": box.h})
                 crops.append(crop_face(frame, box, settings.face_margin))
+                if settings.save_faces:
+                    cv2.imwrite(str(faces_dir / f"{time_s:09.3f}_p{player}.png"), crops[-1])
             if len(crops) >= settings.batch_size:
                 classify()
             bar.update()

@@ -112,8 +112,12 @@ def main(argv: list[str] | None = None) -> None:
                          " by default <name>.events.csv or .events.jsonl beside each recording")
     analyze.add_argument("--build", help="name of the game build, for `fer compare`")
     for f in fields(AnalysisSettings):
-        kind = str if f.name == "yunet_model" else type(getattr(defaults, f.name))
-        analyze.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=getattr(defaults, f.name))
+        flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
+        if isinstance(default, bool):
+            analyze.add_argument(flag, dest=f.name, action="store_true", help="write the 48x48 face crops too")
+        else:
+            kind = str if f.name == "yunet_model" else type(default)
+            analyze.add_argument(flag, dest=f.name, type=kind, default=default)
     analyze.add_argument("--quiet", action="store_true", help="no progress bars")
     analyze.set_defaults(run=_analyze)
 

@@ -50,7 +50,7 @@ def analyze_session(source: str | Path, out_dir: Path, model, settings: Analysis
     events = load_events(events_path) if events_path else []
     recording = open_recording(source, settings.sample_fps, max_duration_s)
     started = time.perf_counter()
-    frames, timing = analyze_frames(recording, model, settings, progress)
+    frames, timing = analyze_frames(recording, model, settings, progress, faces_dir=out_dir / "faces")
     elapsed = time.perf_counter() - started
     if frames.empty:
         raise RecordingError(f"{source}: no frame was sampled")

@@ -95,6 +95,7 @@ def session(real_faces, model, tmp_path_factory):
 
 def test_session_recovers_the_schedule(session):
     _, out = session
+    assert not (out / "faces").exists()  # no face image unless asked for
     summary = json.loads((out / "summary.json").read_text())
     assert summary["players"] == 1 and summary["sampled_frames"] == 28
     segments = {s["segment"]: s for s in summary["per_player"]["1"]["segments"]}
@@ -119,7 +120,10 @@ def test_session_recovers_the_schedule(session):
 def test_two_players_side_by_side_get_one_timeline_each(real_faces, model, tmp_path):
     video = tmp_path / "coop.avi"
     write_video(video, [(6, [real_faces["happy"], real_faces["neutral"]])], size=(960, 480), fourcc="MJPG")
-    summary = analyze_session(video, tmp_path / "coop", model, SETTINGS, progress=False)
+    settings = AnalysisSettings(**{**SETTINGS.__dict__, "save_faces": True})
+    summary = analyze_session(video, tmp_path / "coop", model, settings, progress=False)
+    crops = sorted((tmp_path / "coop" / "faces").glob("*.png"))
+    assert len(crops) == 24 and cv2.imread(str(crops[0]), cv2.IMREAD_GRAYSCALE).shape == (48, 48)
     assert summary["players"] == 2
     assert summary["per_player"]["1"]["dominant_emotion"] == "happy"  # left seat
     assert summary["per_player"]["2"]["dominant_emotion"] == "neutral"  # right seat

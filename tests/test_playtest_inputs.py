@@ -100,3 +100,9 @@ def test_cli_names_a_missing_model_or_server(tmp_path):
         run = subprocess.run([sys.executable, "-m", "fer.cli", "analyze", str(video), "--model", model,
                               "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=REPO)
         assert run.returncode != 0 and message in run.stderr and "the model cannot be used" in run.stderr
+
+
+def test_a_missing_yunet_model_is_named():
+    from fer.faces import FaceDetector
+    with pytest.raises(FileNotFoundError, match="yunet.onnx"):
+        FaceDetector(yunet_model=REPO / "no" / "yunet.onnx")
