@@ -187,3 +187,23 @@ def test_aggregate_and_ab_comparison_flag_a_real_difference(session, tmp_path):
         assert (tmp_path / name).stat().st_size > 100
     assert len(load_summaries([out.parent])) == 1 and not player_rows(build_a).empty
     assert compare(player_rows(build_a), player_rows(build_a)).significant.sum() == 0
+
+
+def test_analysis_through_a_model_server_matches_the_in_process_model(session, tmp_path):
+    from fer.client import open_model
+    from tests.test_server import start_server
+    folder, out = session
+    process, url, grpc_url = start_server([f"--model_base_path={MODEL}"], tmp_path / "server.log")
+    try:
+        for where in (url, grpc_url):
+            summary = analyze_session(folder / "tester1.mp4", tmp_path / where[:4], open_model(where), SETTINGS,
+                                      events_path=folder / "tester1.events.csv", progress=False)
+            served = pd.read_csv(tmp_path / where[:4] / "frames.csv")
+            local = pd.read_csv(out / "frames.csv")
+            np.testing.assert_allclose(served.filter(like="p_").to_numpy(), local.filter(like="p_").to_numpy(),
+                                       atol=1e-4)
+            assert summary["per_player"]["1"]["segments"] == json.loads(
+                (out / "summary.json").read_text())["per_player"]["1"]["segments"]
+    finally:
+        process.terminate()
+        process.wait(10)

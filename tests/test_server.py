@@ -29,6 +29,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_server(arguments: list[str], log_path) -> tuple[subprocess.Popen, str, str]:
+    """`fer serve` on free loopback ports; returns the process, its REST URL and its gRPC URL."""
+    rest_port, grpc_port = free_port(), free_port()
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fer.cli", "serve", *arguments, f"--port={grpc_port}", f"--rest_api_port={rest_port}",
+         "--host=127.0.0.1"], stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    url = f"http://127.0.0.1:{rest_port}"
+    deadline = time.time() + 120
+    while True:
+        try:
+            if requests.get(f"{url}/v1/models/fer_model", timeout=1).ok:
+                return process, url, f"grpc://127.0.0.1:{grpc_port}"
+        except requests.ConnectionError:
+            pass
+        assert process.poll() is None and time.time() < deadline, open(log_path).read()
+        time.sleep(0.3)
+
+
 @pytest.fixture(scope="module")
 def server(served_models, tmp_path_factory):
     """The server, configured by serving/models.config with base_path pointed at the tiny model."""
@@ -38,26 +57,12 @@ def server(served_models, tmp_path_factory):
     config = (REPO / "serving/models.config").read_text().replace('"/models/fer_model"', f'"{base}"')
     config_file = base.parent / "models.config"
     config_file.write_text(config)
-    rest_port, grpc_port = free_port(), free_port()
-    log = (base.parent / "server.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fer.cli", "serve", f"--model_config_file={config_file}", f"--port={grpc_port}",
-         f"--rest_api_port={rest_port}", "--host=127.0.0.1", "--file_system_poll_wait_seconds=0.2",
+    process, url, grpc_url = start_server(
+        [f"--model_config_file={config_file}", "--file_system_poll_wait_seconds=0.2",
          f"--batching_parameters_file={REPO / 'serving/batching_parameters.txt'}",
-         f"--monitoring_config_file={REPO / 'serving/monitoring.config'}"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-    url = f"http://127.0.0.1:{rest_port}"
-    deadline = time.time() + 120
-    while True:
-        try:
-            if requests.get(f"{url}/v1/models/fer_model", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            pass
-        assert process.poll() is None and time.time() < deadline, (base.parent / "server.log").read_text()
-        time.sleep(0.3)
+         f"--monitoring_config_file={REPO / 'serving/monitoring.config'}"], base.parent / "server.log")
     expected = load_signature(base / "1")(pixels=tf.constant(images[:, ..., None].astype(np.float32)))
-    yield {"url": url, "grpc": f"grpc://127.0.0.1:{grpc_port}", "base": base, "images": images,
+    yield {"url": url, "grpc": grpc_url, "base": base, "images": images,
            "expected": expected["probabilities"].numpy()}
     process.terminate()
     process.wait(10)
