@@ -152,6 +152,8 @@ class LocalModel:
 
     def __init__(self, path: str | Path):
         import tensorflow as tf
+
+        from fer.export import load_signature
         path = Path(path)
         if not (path / "saved_model.pb").is_file():
             versions = sorted(int(p.name) for p in path.iterdir() if p.name.isdigit()) if path.is_dir() else []
@@ -160,7 +162,7 @@ class LocalModel:
                                                 f" numbered version folders)")
             path = path / str(versions[-1])
         self.path, self._tf = path, tf
-        self.signature = tf.saved_model.load(str(path)).signatures[SIGNATURE]
+        self.signature = load_signature(path)
 
     def predict(self, pixels: np.ndarray) -> np.ndarray:
         outputs = self.signature(**{INPUT_NAME: self._tf.constant(np.asarray(pixels, dtype=np.float32))})
