@@ -27,6 +27,8 @@ class Dataset:
     kaggle_slug: str
     archive: str  # file name of the archive as Kaggle serves it
     labels: tuple[str, ...]  # the dataset's own label folder names
+    face_crops: bool = True  # images are tight face crops; else preprocess finds and crops the face
+    mirror_names: tuple[str, ...] = ()  # other file names the offline mirror may hold it under
 
     def label_map(self, contempt: str | None = None) -> dict[str, str]:
         """Maps this dataset's label folder names (lower case) to canonical class names.
@@ -51,11 +53,13 @@ CATALOG: dict[str, Dataset] = {
                 ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")),
         Dataset("emotion-detection", "ananthu017/emotion-detection-fer", "emotion-detection-fer.zip",
                 ("angry", "disgusted", "fearful", "happy", "neutral", "sad", "surprised")),
+        # Its archive was never seen: its images are not assumed to be face crops.
         Dataset("rating-opencv", "juniorbueno/rating-opencv-emotion-images", "rating-opencv-emotion-images.zip",
-                ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")),
+                ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"), face_crops=False),
         Dataset("natural-faces", "sudarshanvaidya/random-images-for-face-emotion-recognition",
                 "random-images-for-face-emotion-recognition.zip",
-                ("anger", "contempt", "disgust", "fear", "happiness", "neutrality", "sadness", "surprise")),
+                ("anger", "contempt", "disgust", "fear", "happiness", "neutrality", "sadness", "surprise"),
+                mirror_names=("natural-faces-sample.zip",)),
         Dataset("micro-expressions", "kmirfan/micro-expressions", "micro-expressions.zip",
                 ("anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise")),
         Dataset("fer-ck-kdef", "sudarshanvaidya/corrective-reannotation-of-fer-ck-kdef",

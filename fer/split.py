@@ -17,13 +17,21 @@ OFFICIAL = {"Training": "train", "PublicTest": "validation", "PrivateTest": "tes
 BALANCING = ("none", "undersample", "oversample", "class_weights")
 
 
-def official_split(original_splits: np.ndarray) -> np.ndarray:
-    """FER-2013's protocol: Training -> train, PublicTest -> validation, PrivateTest -> test."""
-    unknown = sorted(set(original_splits) - set(OFFICIAL))
+UNSPLIT = "unsplit"
+HEADLINE_TEST = "PrivateTest"  # FER-2013's test set, which papers report: always in test
+
+
+def official_split(original_splits: np.ndarray, labels: np.ndarray, ratios, seed: int) -> np.ndarray:
+    """FER-2013's protocol (Training -> train, PublicTest -> validation, PrivateTest -> test), other
+    datasets' own train/validation/test kept, and datasets without a split divided by ``ratios``."""
+    unknown = sorted(set(original_splits) - set(OFFICIAL) - {UNSPLIT})
     if unknown:
-        raise ValueError(f"the official split has no place for images whose original split is {unknown};"
-                         " use split.strategy: random")
-    return np.array([OFFICIAL[s] for s in original_splits])
+        raise ValueError(f"the official split has no place for images whose original split is {unknown}")
+    assignment = np.array([OFFICIAL.get(s, "") for s in original_splits], dtype=object)
+    unsplit = np.flatnonzero(original_splits == UNSPLIT)
+    if len(unsplit):
+        assignment[unsplit] = random_split(labels[unsplit], ratios, seed)
+    return assignment.astype(str)
 
 
 def random_split(labels: np.ndarray, ratios: tuple[float, float, float], seed: int) -> np.ndarray:
@@ -31,9 +39,15 @@ def random_split(labels: np.ndarray, ratios: tuple[float, float, float], seed: i
     if not np.isclose(sum(ratios), 1.0) or min(ratios) <= 0:
         raise ValueError(f"split ratios must be positive and add up to 1, got {ratios}")
     indices = np.arange(len(labels))
-    train, rest = train_test_split(indices, train_size=ratios[0], stratify=labels, random_state=seed)
-    validation, test = train_test_split(rest, train_size=ratios[1] / (ratios[1] + ratios[2]),
-                                        stratify=labels[rest], random_state=seed)
+    counts = np.bincount(labels)
+    if counts[counts > 0].min() >= 3:
+        train, rest = train_test_split(indices, train_size=ratios[0], stratify=labels, random_state=seed)
+        validation, test = train_test_split(rest, train_size=ratios[1] / (ratios[1] + ratios[2]),
+                                            stratify=labels[rest], random_state=seed)
+    else:  # too few faces of some class to stratify: a seeded shuffle cut by the ratios
+        shuffled = np.random.default_rng(seed).permutation(indices)
+        cuts = np.round(np.cumsum(ratios[:2]) * len(labels)).astype(int)
+        train, validation, test = np.split(shuffled, cuts)
     assignment = np.empty(len(labels), dtype=object)
     assignment[train], assignment[validation], assignment[test] = "train", "validation", "test"
     return assignment.astype(str)
@@ -41,9 +55,14 @@ def random_split(labels: np.ndarray, ratios: tuple[float, float, float], seed: i
 
 def assign_splits(arrays: dict[str, np.ndarray], strategy: str, ratios, seed: int) -> np.ndarray:
     if strategy == "official":
-        return official_split(arrays["splits"])
+        return official_split(arrays["splits"], arrays["labels"], tuple(ratios), seed)
     if strategy == "random":
-        return random_split(arrays["labels"], tuple(ratios), seed)
+        # FER-2013's PrivateTest stays the test set's core, so the headline number stays comparable
+        headline = arrays["splits"] == HEADLINE_TEST
+        assignment = np.full(len(headline), "test", dtype=object)
+        if (~headline).any():
+            assignment[~headline] = random_split(arrays["labels"][~headline], tuple(ratios), seed)
+        return assignment.astype(str)
     raise ValueError(f"unknown split.strategy {strategy!r}; use 'official' or 'random'")
 
 
@@ -84,6 +103,7 @@ def split_dataset(arrays: dict[str, np.ndarray], strategy: str, ratios, balance:
 def split_report(parts: dict[str, dict[str, np.ndarray]]) -> dict:
     return {
         name: {"images": int(len(part["labels"])),
-               "per_label": {label: int((part["labels"] == i).sum()) for i, label in enumerate(CLASS_NAMES)}}
+               "per_label": {label: int((part["labels"] == i).sum()) for i, label in enumerate(CLASS_NAMES)},
+               "per_dataset": {str(d): int((part["datasets"] == d).sum()) for d in sorted(set(part["datasets"]))}}
         for name, part in parts.items()
     }

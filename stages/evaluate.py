@@ -19,6 +19,13 @@ for split in ("test", "validation", "train"):
     started = time.time()
     predicted = predict(model, data["images"]).argmax(axis=1)
     metrics[split] = scores(data["labels"], predicted)
+    datasets = sorted(set(data["datasets"]))
+    if len(datasets) > 1:  # pooled data: each dataset's own score; FER-2013's test is the headline
+        metrics[split]["by_dataset"] = {
+            str(name): {key: value for key, value in scores(data["labels"][data["datasets"] == name],
+                                                            predicted[data["datasets"] == name]).items()
+                        if key != "per_class"}
+            for name in datasets}
     print(f"{split}: accuracy {metrics[split]['accuracy']:.4f}, macro-F1 {metrics[split]['macro_f1']:.4f}"
           f" on {len(predicted)} images ({len(predicted) / (time.time() - started):.0f} faces/s)")
     if split == "test":

@@ -10,7 +10,8 @@ params = load_params()["fetch"]
 out_dir = Path("data/raw")
 mirror = Path(params["mirror"]) if params.get("mirror") else None
 report = {}
+versions = params.get("kaggle_versions") or {}
 for name in params["datasets"]:
-    report[name] = fetch_dataset(get_dataset(name), out_dir, mirror)
+    report[name] = fetch_dataset(get_dataset(name), out_dir, mirror, versions.get(name))
     print(f"fetched {name}: {report[name]['bytes']} bytes from {report[name]['source']}")
 (out_dir / "fetch_report.json").write_text(json.dumps(report, indent=2) + "\n")

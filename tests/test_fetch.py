@@ -18,6 +18,7 @@ def test_fetch_copies_from_the_mirror_and_records_size_and_sha256(fer2013_mirror
 def test_missing_source_without_credentials_names_both_ways(tmp_path, monkeypatch):
     monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
     monkeypatch.delenv("KAGGLE_KEY", raising=False)
+    monkeypatch.delenv("KAGGLE_API_TOKEN", raising=False)
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "no-kaggle-here"))
     with pytest.raises(FetchError) as error:
         fetch_dataset(get_dataset("fer2013"), tmp_path / "raw", tmp_path / "empty-mirror")

@@ -1,3 +1,5 @@
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -8,14 +10,28 @@ def labelled(counts):
     return np.concatenate([np.full(n, c) for c, n in enumerate(counts)])
 
 
-def test_official_split_follows_fer2013_usage():
-    original = np.array(["Training", "PublicTest", "PrivateTest", "Training"])
-    assert list(official_split(original)) == ["train", "validation", "test", "train"]
+def test_official_split_follows_fer2013_usage_and_other_datasets_own_splits():
+    original = np.array(["Training", "PublicTest", "PrivateTest", "Training", "train", "test", "validation"])
+    assert list(official_split(original, np.zeros(7, int), (0.6, 0.2, 0.2), 0)) == [
+        "train", "validation", "test", "train", "train", "test", "validation"]
 
 
-def test_official_split_refuses_unsplit_data():
-    with pytest.raises(ValueError, match="unsplit"):
-        official_split(np.array(["Training", "unsplit"]))
+def test_official_split_divides_unsplit_datasets_by_the_ratios():
+    labels = labelled([50] * 7)
+    assignment = official_split(np.array(["unsplit"] * len(labels)), labels, (0.6, 0.2, 0.2), seed=3)
+    assert sorted(Counter(assignment).items()) == [("test", 70), ("train", 210), ("validation", 70)]
+    with pytest.raises(ValueError, match="Holdout"):
+        official_split(np.array(["Holdout"]), np.zeros(1, int), (0.6, 0.2, 0.2), 0)
+
+
+def test_random_split_keeps_fer2013_privatetest_in_test():
+    labels = labelled([40] * 7)
+    splits = np.array(["PrivateTest", "Training", "unsplit", "train"] * 70)
+    arrays = {"labels": labels, "splits": splits, "ids": np.arange(len(labels)).astype(str),
+              "datasets": np.array(["fer2013"] * len(labels))}
+    parts = split_dataset(arrays, "random", (0.6, 0.2, 0.2), "none", seed=1)
+    assert set(np.flatnonzero(splits == "PrivateTest").astype(str)) <= set(parts["test"]["ids"])
+    assert "PrivateTest" not in set(parts["train"]["splits"]) | set(parts["validation"]["splits"])
 
 
 def test_random_split_is_stratified_60_20_20_disjoint_and_seed_stable():
@@ -33,6 +49,7 @@ def test_random_split_is_stratified_60_20_20_disjoint_and_seed_stable():
 def test_no_image_is_in_two_splits_whatever_the_strategy_and_balance():
     labels = labelled([30, 5, 20, 40, 25, 15, 20])
     arrays = {"labels": labels, "ids": np.array([f"img{i}" for i in range(len(labels))]),
+              "datasets": np.array(["fer2013"] * len(labels)),
               "splits": np.array(["Training", "PublicTest", "PrivateTest"] * 51 + ["Training", "Training"])[:len(labels)]}
     for strategy in ("official", "random"):
         for balance in ("none", "undersample", "oversample", "class_weights"):
