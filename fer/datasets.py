@@ -35,6 +35,9 @@ class Dataset:
 
         ``contempt`` is the class that 'contempt' faces go to, or None to drop them.
         """
+        if contempt is not None and contempt not in CLASS_NAMES:
+            raise ValueError(f"contempt faces can count as one of {', '.join(CLASS_NAMES)} or be dropped,"
+                             f" not as {contempt!r}")
         mapping = {}
         for label in self.labels:
             key = label.lower()

@@ -11,10 +11,11 @@ params = load_params()
 raw_dir, out_dir = Path("data/raw"), Path("data/interim")
 shutil.rmtree(out_dir, ignore_errors=True)
 fetched = json.loads((raw_dir / "fetch_report.json").read_text())
+contempt = params["unzip"]["contempt"]
+contempt = None if contempt in (None, "drop") else contempt
 rows, report = [], {}
 for name, record in fetched.items():
-    dataset_rows, skipped = unpack_archive(raw_dir / record["archive"], get_dataset(name), out_dir,
-                                           params["unzip"]["contempt"])
+    dataset_rows, skipped = unpack_archive(raw_dir / record["archive"], get_dataset(name), out_dir, contempt)
     rows += dataset_rows
     report[name] = {"images": len(dataset_rows), "skipped": dict(skipped)}
     print(f"unpacked {name}: {len(dataset_rows)} images, skipped {dict(skipped)}")

@@ -62,6 +62,8 @@ def test_every_dataset_label_is_covered_and_contempt_can_be_kept():
         mapped = set(dataset.label_map(contempt="neutral").values())
         assert mapped <= set(CLASS_NAMES) and len(mapped) == 7, dataset.name
     assert get_dataset("natural-faces").label_map(contempt="disgust")["contempt"] == "disgust"
+    with pytest.raises(ValueError, match="'drop'"):  # the stage turns params' "drop" into None
+        get_dataset("natural-faces").label_map(contempt="drop")
 
 
 def test_perceptual_hash_survives_reencoding_and_resizing_but_separates_faces():
