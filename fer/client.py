@@ -17,12 +17,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from fer.model_repository import ServingError
+from fer.export import INPUT_NAME, OUTPUT_NAME, SIGNATURE, load_signature
+from fer.model_repository import ServingError, versions_on_disk
 
 MODEL_NAME = "fer_model"
-SIGNATURE = "serving_default"
-INPUT_NAME = "pixels"
-OUTPUT_NAME = "probabilities"
 
 
 class ModelClient(Protocol):
@@ -152,11 +150,9 @@ class LocalModel:
 
     def __init__(self, path: str | Path):
         import tensorflow as tf
-
-        from fer.export import load_signature
         path = Path(path)
         if not (path / "saved_model.pb").is_file():
-            versions = sorted(int(p.name) for p in path.iterdir() if p.name.isdigit()) if path.is_dir() else []
+            versions = versions_on_disk(path)
             if not versions:
                 raise ServingError("NOT_FOUND", f"{path}: no SavedModel there (expected saved_model.pb or"
                                                 f" numbered version folders)")

@@ -19,8 +19,9 @@ import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from tensorflow_serving.config.model_server_config_pb2 import ModelConfig
 
+from fer.export import SIGNATURE
+
 log = logging.getLogger(__name__)
-DEFAULT_SIGNATURE = "serving_default"
 
 
 class ServingError(Exception):
@@ -130,7 +131,7 @@ class Servable:
         return servable
 
     def signature(self, name: str) -> Signature:
-        name = name or DEFAULT_SIGNATURE
+        name = name or SIGNATURE
         if name not in self.signatures:
             raise ServingError("INVALID_ARGUMENT", f'Serving signature name: "{name}" not found in signature def')
         return self.signatures[name]

@@ -128,14 +128,18 @@ def json_errors(metrics: ServingMetrics):
     return middleware
 
 
-def _parse_predict_body(raw: bytes, signature) -> tuple[dict[str, np.ndarray], bool]:
-    """Inputs of a predict request, and whether it used the row ("instances") format."""
+def _json_body(raw: bytes) -> dict:
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ServingError("INVALID_ARGUMENT", f"JSON Parse error: {error}") from None
     if not isinstance(body, dict):
         raise ServingError("INVALID_ARGUMENT", "the request body must be a JSON object")
+    return body
+
+
+def _predict_inputs(body: dict, signature) -> tuple[dict[str, np.ndarray], bool]:
+    """Inputs of a predict request, and whether it used the row ("instances") format."""
     if ("instances" in body) == ("inputs" in body):
         raise ServingError("INVALID_ARGUMENT", "Missing 'inputs' or 'instances' key" if "inputs" not in body
                            else "Not both 'inputs' and 'instances' keys can be given")
@@ -194,14 +198,9 @@ def rest_app(repository: ModelRepository, metrics: ServingMetrics | None = None,
                     signature_def_map(servable), preserving_proto_field_name=True)}})
         if request.method == "POST" and action == ":predict":
             servable = repository.resolve(name, version, label)
-            raw = await request.read()
-            signature_name = None
-            try:
-                signature_name = json.loads(raw).get("signature_name")
-            except (ValueError, AttributeError):
-                pass  # _parse_predict_body names the problem
-            signature = servable.signature(signature_name)
-            inputs, row_format = _parse_predict_body(raw, signature)
+            body = _json_body(await request.read())
+            signature = servable.signature(body.get("signature_name"))
+            inputs, row_format = _predict_inputs(body, signature)
             outputs = await asyncio.wrap_future(servable.predict(signature.name, inputs))
             return _json_reply(_predict_reply(outputs, row_format))
         if request.method == "POST" and action in (":classify", ":regress"):

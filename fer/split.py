@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from fer.datasets import CLASS_NAMES
+from fer.unzip import UNSPLIT
 
 SPLITS = ("train", "validation", "test")
 # Original splits of the archives, mapped onto ours by the official protocol.
@@ -17,7 +18,6 @@ OFFICIAL = {"Training": "train", "PublicTest": "validation", "PrivateTest": "tes
 BALANCING = ("none", "undersample", "oversample", "class_weights")
 
 
-UNSPLIT = "unsplit"
 HEADLINE_TEST = "PrivateTest"  # FER-2013's test set, which papers report: always in test
 
 
