@@ -37,7 +37,7 @@ def project(tmp_path_factory) -> Path:
         else:
             shutil.copy(source, root / name)
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["fetch"]["mirror"] = str(mirror)
+    params["fetch"].update(mirror=str(mirror), datasets=["fer2013"])
     params["train"]["epochs"] = 1
     params["models"]["vgg_small"].update(widths=[8, 16, 32], convs=[1, 2, 2])
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
