@@ -63,23 +63,53 @@ def vgg_small(augmentation: keras.Sequential | None = None, dropout: float = 0.3
     return keras.Model(inputs, outputs, name="vgg_small")
 
 
+def mini_xception(augmentation: keras.Sequential | None = None, widths: tuple[int, ...] = (16, 32, 64, 128),
+                  l2: float = 0.01) -> keras.Model:
+    """Arriaga et al.'s mini-Xception (2017), the model most FER tools ship: two 3x3 convolutions of 8
+    filters, then residual blocks of depthwise-separable convolutions, a 3x3 convolution to the classes
+    and global average pooling (about 60k parameters)."""
+    regularizer = keras.regularizers.L2(l2)
+    inputs, x = _inputs(augmentation)
+    for _ in range(2):
+        x = layers.Conv2D(8, 3, use_bias=False, kernel_regularizer=regularizer)(x)
+        x = layers.ReLU()(layers.BatchNormalization()(x))
+    for filters in widths:
+        shortcut = layers.BatchNormalization()(layers.Conv2D(filters, 1, strides=2, padding="same", use_bias=False)(x))
+        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, depthwise_regularizer=regularizer,
+                                   pointwise_regularizer=regularizer)(x)
+        x = layers.ReLU()(layers.BatchNormalization()(x))
+        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, depthwise_regularizer=regularizer,
+                                   pointwise_regularizer=regularizer)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Add()([layers.MaxPooling2D(3, strides=2, padding="same")(x), shortcut])
+    x = layers.Conv2D(NUM_CLASSES, 3, padding="same")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Activation("softmax", name="probabilities", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="mini_xception")
+
+
 MODELS: dict[str, Callable[..., keras.Model]] = {
     "seed_baseline": seed_baseline,
     "vgg_small": vgg_small,
+    "mini_xception": mini_xception,
 }
 
 
-def augmentation_layers(flip: bool, shift: float, rotation: float, zoom: float) -> keras.Sequential | None:
-    """Random flips and affine jitter, applied to training batches only."""
-    steps = []
+def augmentation_layers(flip: bool, shift: float, rotation: float, zoom: float, erasing: float = 0.0
+                        ) -> keras.Sequential | None:
+    """Random flips, affine jitter and (with probability ``erasing``) a random erased rectangle,
+    applied to training batches only."""
+    steps = []  # in float32 whatever the training precision: some of them have no float16 kernels
     if flip:
-        steps.append(layers.RandomFlip("horizontal"))
+        steps.append(layers.RandomFlip("horizontal", dtype="float32"))
     if rotation:
-        steps.append(layers.RandomRotation(rotation, fill_mode="nearest"))
+        steps.append(layers.RandomRotation(rotation, fill_mode="nearest", dtype="float32"))
     if shift:
-        steps.append(layers.RandomTranslation(shift, shift, fill_mode="nearest"))
+        steps.append(layers.RandomTranslation(shift, shift, fill_mode="nearest", dtype="float32"))
     if zoom:
-        steps.append(layers.RandomZoom(zoom, fill_mode="nearest"))
+        steps.append(layers.RandomZoom(zoom, fill_mode="nearest", dtype="float32"))
+    if erasing:
+        steps.append(layers.RandomErasing(erasing, scale=(0.02, 0.2), value_range=(0, 1), dtype="float32"))
     return keras.Sequential(steps, name="augmentation") if steps else None
 
 

@@ -1,7 +1,8 @@
 """Training: a compiled model, a shuffled input pipeline, a learning-rate schedule, a CSV log per epoch.
 
 Training is resumable: Keras' BackupAndRestore keeps the last finished epoch in ``backup_dir``,
-and a run that was cut off continues from there when started again with the same params.
+and a run that was cut off continues from there when started again with the same params. Nothing
+here needs TensorFlow: with ``KERAS_BACKEND=jax`` the same code trains on JAX (the GPU profile).
 """
 from __future__ import annotations
 
@@ -11,21 +12,32 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from fer.models import NUM_CLASSES, build_model
 from fer.split import class_weights
 
 
-def as_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle_seed: int | None = None
-               ) -> tf.data.Dataset:
-    """Batches of (float32 pixels [N,48,48,1] 0..255, one-hot labels)."""
-    data = tf.data.Dataset.from_tensor_slices((images[..., None], labels))
-    if shuffle_seed is not None:
-        data = data.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size).map(
-        lambda x, y: (tf.cast(x, tf.float32), tf.one_hot(y, NUM_CLASSES)), num_parallel_calls=tf.data.AUTOTUNE)
-    return data.prefetch(tf.data.AUTOTUNE)
+class Batches(keras.utils.PyDataset):
+    """Batches of (float32 pixels [N,48,48,1] 0..255, one-hot labels), reshuffled every epoch with a
+    seeded generator; uint8 images stay uint8 in memory until batched."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
+        super().__init__()
+        self.images, self.labels, self.batch_size = images, labels, batch_size
+        self.rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
+        self.order = self.rng.permutation(len(labels)) if self.rng is not None else np.arange(len(labels))
+
+    def __len__(self) -> int:
+        return -(-len(self.labels) // self.batch_size)
+
+    def __getitem__(self, index: int):
+        rows = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
+        return (self.images[rows][..., None].astype(np.float32),
+                np.eye(NUM_CLASSES, dtype=np.float32)[self.labels[rows]])
+
+    def on_epoch_end(self) -> None:
+        if self.rng is not None:
+            self.order = self.rng.permutation(len(self.labels))
 
 
 def learning_rate(lr: float, schedule: str, steps_per_epoch: int, epochs: int, warmup_epochs: float):
@@ -42,10 +54,11 @@ def learning_rate(lr: float, schedule: str, steps_per_epoch: int, epochs: int, w
 def compile_model(model: keras.Model, params: dict, steps_per_epoch: int) -> None:
     schedule = learning_rate(params["lr"], params["lr_schedule"], steps_per_epoch, params["epochs"],
                              params["warmup_epochs"])
+    ema = {"use_ema": True, "ema_momentum": params["ema"]} if params.get("ema") else {}
     if params["weight_decay"]:
-        optimizer = keras.optimizers.AdamW(schedule, weight_decay=params["weight_decay"])
+        optimizer = keras.optimizers.AdamW(schedule, weight_decay=params["weight_decay"], **ema)
     else:
-        optimizer = keras.optimizers.Adam(schedule)
+        optimizer = keras.optimizers.Adam(schedule, **ema)
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=params["label_smoothing"]),
@@ -67,8 +80,8 @@ def train(train_set: dict, validation_set: dict, params: dict, model_options: di
         model = build_model(params["model"], params["augment"], **model_options)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    train_data = as_dataset(train_set["images"], train_set["labels"], params["batch_size"], params["seed"])
-    validation_data = as_dataset(validation_set["images"], validation_set["labels"], 512)
+    train_data = Batches(train_set["images"], train_set["labels"], params["batch_size"], params["seed"])
+    validation_data = Batches(validation_set["images"], validation_set["labels"], 512)
     compile_model(model, params, steps_per_epoch=len(train_data))
 
     # One backup per set of params: a cut-off run never resumes another experiment's weights.

@@ -1,0 +1,120 @@
+"""Every model of the registry side by side: size, compute, speed here, and accuracy where trained.
+
+Columns: parameters; MFLOPs per face (multiply-adds x2, one forward pass, counted from the layers);
+training images/s on this machine (the params' batch size, augmentation and precision, after
+warm-up); inference faces/s through the exported SavedModel at batch 1 and 64 (flip averaging as in
+evaluate); FER-2013 PrivateTest and PublicTest accuracy recorded from pipeline runs in
+bench/accuracy.json (`python bench/models.py --record NAME` after a `dvc exp run` of that model).
+
+Usage: python bench/models.py [--steps 20] | --record NAME
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import keras
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fer.models import MODELS, build_model, inference_model  # noqa: E402
+from fer.params import load_params  # noqa: E402
+from fer.training import compile_model  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+ACCURACY = REPO / "bench" / "accuracy.json"
+
+
+def mflops(model: keras.Model) -> float:
+    """Forward-pass FLOPs per face of the convolution and dense layers (2 per multiply-add)."""
+    total = 0
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.SeparableConv2D):
+            h, w, c_out = layer.output.shape[1:]
+            c_in, k = layer.input.shape[-1], layer.kernel_size[0] * layer.kernel_size[1]
+            total += 2 * h * w * (k * c_in + c_in * c_out)
+        elif isinstance(layer, keras.layers.Conv2D):
+            h, w, c_out = layer.output.shape[1:]
+            total += 2 * h * w * layer.kernel_size[0] * layer.kernel_size[1] * layer.input.shape[-1] * c_out
+        elif isinstance(layer, keras.layers.Dense):
+            total += 2 * layer.input.shape[-1] * layer.units
+    return total / 1e6
+
+
+def training_rate(name: str, params: dict, steps: int) -> float:
+    train = params["train"]
+    keras.mixed_precision.set_global_policy(train["precision"])
+    model = build_model(name, train["augment"], **params["models"].get(name, {}))
+    keras.mixed_precision.set_global_policy("float32")
+    compile_model(model, dict(train, model=name), steps_per_epoch=100)
+    batch = train["batch_size"]
+    x = np.random.default_rng(0).integers(0, 256, (batch * steps, 48, 48, 1)).astype(np.float32)
+    y = np.eye(7, dtype=np.float32)[np.arange(len(x)) % 7]
+    model.fit(x[:batch * 3], y[:batch * 3], batch_size=batch, epochs=1, verbose=0)
+    started = time.perf_counter()
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
+    return len(x) / (time.perf_counter() - started)
+
+
+def inference_rates(name: str, params: dict) -> tuple[float, float]:
+    import tensorflow as tf
+    from fer.export import load_signature, write_savedmodel
+    model = inference_model(build_model(name, None, **params["models"].get(name, {})),
+                            params["evaluate"]["tta_flip"])
+    with tempfile.TemporaryDirectory() as folder:
+        write_savedmodel(model, Path(folder) / "1")
+        signature = load_signature(Path(folder) / "1")
+        rates = []
+        for batch, calls in ((1, 300), (64, 30)):
+            faces = tf.constant(np.random.default_rng(1).integers(0, 256, (batch, 48, 48, 1)).astype(np.float32))
+            signature(pixels=faces)
+            started = time.perf_counter()
+            for _ in range(calls):
+                signature(pixels=faces)
+            rates.append(batch * calls / (time.perf_counter() - started))
+    return rates[0], rates[1]
+
+
+def record(name: str) -> None:
+    """Stores the accuracy of the workspace's last evaluate run under the model's name."""
+    metrics = json.loads((REPO / "metrics/evaluate.json").read_text())
+    params = load_params(REPO / "params.yaml")
+    if params["train"]["model"] != name:
+        sys.exit(f"params.yaml trains {params['train']['model']!r}, not {name!r}: run its experiment first")
+    recorded = json.loads(ACCURACY.read_text()) if ACCURACY.is_file() else {}
+    recorded[name] = {"private_test": metrics["test"]["accuracy"], "public_test": metrics["validation"]["accuracy"],
+                      "epochs": params["train"]["epochs"], "recorded": date.today().isoformat()}
+    ACCURACY.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
+    print(f"{name}: {recorded[name]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=20, help="training batches timed per model")
+    parser.add_argument("--record", metavar="NAME", help="store the accuracy of the last evaluate run")
+    args = parser.parse_args()
+    if args.record:
+        return record(args.record)
+    params = load_params(REPO / "params.yaml")
+    recorded = json.loads(ACCURACY.read_text()) if ACCURACY.is_file() else {}
+    print(f"{'model':15} {'params':>9} {'MFLOPs':>7} {'train img/s':>11} {'infer b1/s':>10} {'infer b64/s':>11}"
+          f" {'PrivateTest':>11} {'PublicTest':>10}")
+    for name in MODELS:
+        model = build_model(name, None, **params["models"].get(name, {}))
+        train_rate = training_rate(name, params, args.steps)
+        batch1, batch64 = inference_rates(name, params)
+        accuracy = recorded.get(name, {})
+        print(f"{name:15} {model.count_params():9,d} {mflops(model):7.1f} {train_rate:11.0f} {batch1:10.0f}"
+              f" {batch64:11.0f} {accuracy.get('private_test', float('nan')):11.4f}"
+              f" {accuracy.get('public_test', float('nan')):10.4f}")
+    print(f"accuracy: FER-2013 official protocol, from {ACCURACY.relative_to(REPO)}; nan = not trained yet;"
+          f" inference includes flip averaging: {params['evaluate']['tta_flip']}")
+
+
+if __name__ == "__main__":
+    main()

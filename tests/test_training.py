@@ -1,0 +1,46 @@
+"""Training pieces: the backend-agnostic batches, EMA, and the GPU profile run for a few steps here."""
+from __future__ import annotations
+
+import numpy as np
+
+from fer.params import load_params
+from fer.profiles import apply_profile, load_profile, set_flags
+from fer.training import Batches, train
+from tests.conftest import REPO, face_image
+
+
+def test_batches_cover_every_row_once_per_epoch_and_reshuffle_with_the_seed():
+    images = np.zeros((10, 48, 48), np.uint8)
+    images[:, 0, 0] = np.arange(10)  # each image recognisable by its first pixel
+    labels = np.arange(10) % 7
+    batches = Batches(images, labels, batch_size=4, shuffle_seed=3)
+    assert len(batches) == 3
+
+    def epoch(data):
+        rows = [data[i] for i in range(len(data))]
+        assert all(x.dtype == np.float32 and x.shape[1:] == (48, 48, 1) for x, _ in rows)
+        return [tuple(int(v) for v in x[:, 0, 0, 0]) for x, _ in rows]
+
+    first = epoch(batches)
+    assert sorted(v for batch in first for v in batch) == sorted(images[:, 0, 0].tolist())
+    batches.on_epoch_end()
+    assert epoch(batches) != first
+    assert epoch(Batches(images, labels, 4, shuffle_seed=3)) == first
+    x, y = Batches(images, labels, 10)[0]
+    assert (y.argmax(axis=1) == labels).all() and (x[..., 0] == images).all()
+
+
+def test_the_gpu_profile_trains_a_few_steps_on_cpu(tmp_path):
+    params = apply_profile(load_params(REPO / "params.yaml"), load_profile("gpu"))
+    flags = set_flags(load_profile("gpu"))
+    assert flags[:2] == ["-S", "train.model=\"vgg_small\""] and all(" " not in f for f in flags)
+    options = dict(params["train"], seed=0, epochs=1, batch_size=8)
+    assert options["ema"] and options["augment"]["erasing"] > 0 and options["precision"] == "mixed_float16"
+    images = np.stack([face_image(i % 7, i) for i in range(16)])
+    data = {"images": images, "labels": np.arange(16) % 7}
+    model = train(data, data, options, params["models"]["vgg_small"], "none", tmp_path / "log.csv",
+                  tmp_path / "backup")
+    assert model.count_params() > 10_000_000 and model.dtype_policy.name == "float32"
+    probabilities = model.predict(images[:2, ..., None].astype(np.float32), verbose=0)
+    assert probabilities.shape == (2, 7) and np.isfinite(probabilities).all()
+    assert (tmp_path / "log.csv").read_text().startswith("epoch,")
