@@ -1,7 +1,10 @@
 """Training pieces: the backend-agnostic batches, EMA, and the GPU profile run for a few steps here."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
+import pytest
 
 from fer.params import load_params
 from fer.profiles import apply_profile, load_profile, set_flags
@@ -44,3 +47,33 @@ def test_the_gpu_profile_trains_a_few_steps_on_cpu(tmp_path):
     probabilities = model.predict(images[:2, ..., None].astype(np.float32), verbose=0)
     assert probabilities.shape == (2, 7) and np.isfinite(probabilities).all()
     assert (tmp_path / "log.csv").read_text().startswith("epoch,")
+
+
+def test_training_runs_on_jax_without_tensorflow(tmp_path):
+    """The GPU profile's backend: the same code with KERAS_BACKEND=jax, TensorFlow never imported."""
+    import importlib.util
+    import subprocess
+    import sys
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("JAX is not installed here (the GPU machine's image has it; `pip install jax` to run this)")
+    script = f"""
+import sys
+import os
+
+import numpy as np
+import pytest
+from pathlib import Path
+from fer.training import train
+data = {{"images": np.random.default_rng(0).integers(0, 256, (32, 48, 48), dtype=np.uint8),
+         "labels": np.arange(32) % 7}}
+options = dict(seed=0, model="vgg_small", epochs=1, batch_size=16, precision="float32", lr=1e-3,
+               lr_schedule="cosine", warmup_epochs=0, weight_decay=0.01, ema=0.99, label_smoothing=0.1,
+               augment=dict(flip=True, shift=0.1, rotation=0.05, zoom=0.1, erasing=0.5))
+model = train(data, data, options, dict(widths=[8, 16], convs=[1, 1], dropout=0.1), "none",
+              Path({str(tmp_path)!r}) / "log.csv", Path({str(tmp_path)!r}) / "backup")
+assert model.predict(data["images"][:2, ..., None].astype("float32"), verbose=0).shape == (2, 7)
+assert "tensorflow" not in sys.modules, "TensorFlow was imported"
+"""
+    run = subprocess.run([sys.executable, "-c", script], env={**os.environ, "KERAS_BACKEND": "jax"},
+                         capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
