@@ -2,8 +2,8 @@
 
 Columns: parameters; MFLOPs per face (multiply-adds x2, one forward pass, counted from the layers);
 training images/s on this machine (the params' batch size, augmentation and precision, after
-warm-up); inference faces/s through the exported SavedModel at batch 1 and 64 (flip averaging as in
-evaluate); FER-2013 PrivateTest and PublicTest accuracy recorded from pipeline runs in
+warm-up); inference faces/s through the exported SavedModel at batch 1 and 64 (with evaluate's
+test-time augmentation); FER-2013 PrivateTest and PublicTest accuracy recorded from pipeline runs in
 bench/accuracy.json (`python bench/models.py --record NAME` after a `dvc exp run` of that model).
 
 Usage: python bench/models.py [--steps 20] | --record NAME
@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fer.models import MODELS, build_model, inference_model  # noqa: E402
 from fer.params import load_params  # noqa: E402
-from fer.training import compile_model  # noqa: E402
+from training_speed import training_rate  # noqa: E402  (bench/ is on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
 ACCURACY = REPO / "bench" / "accuracy.json"
@@ -46,26 +46,12 @@ def mflops(model: keras.Model) -> float:
     return total / 1e6
 
 
-def training_rate(name: str, params: dict, steps: int) -> float:
-    train = params["train"]
-    keras.mixed_precision.set_global_policy(train["precision"])
-    model = build_model(name, train["augment"], **params["models"].get(name, {}))
-    keras.mixed_precision.set_global_policy("float32")
-    compile_model(model, dict(train, model=name), steps_per_epoch=100)
-    batch = train["batch_size"]
-    x = np.random.default_rng(0).integers(0, 256, (batch * steps, 48, 48, 1)).astype(np.float32)
-    y = np.eye(7, dtype=np.float32)[np.arange(len(x)) % 7]
-    model.fit(x[:batch * 3], y[:batch * 3], batch_size=batch, epochs=1, verbose=0)
-    started = time.perf_counter()
-    model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
-    return len(x) / (time.perf_counter() - started)
-
-
 def inference_rates(name: str, params: dict) -> tuple[float, float]:
     import tensorflow as tf
     from fer.export import load_signature, write_savedmodel
-    model = inference_model(build_model(name, None, **params["models"].get(name, {})),
-                            params["evaluate"]["tta_flip"])
+    evaluate = params["evaluate"]
+    model = inference_model(build_model(name, None, **params["models"].get(name, {})), evaluate["tta_flip"],
+                            evaluate["tta_shift"])
     with tempfile.TemporaryDirectory() as folder:
         write_savedmodel(model, Path(folder) / "1")
         signature = load_signature(Path(folder) / "1")
@@ -106,14 +92,15 @@ def main() -> None:
           f" {'PrivateTest':>11} {'PublicTest':>10}")
     for name in MODELS:
         model = build_model(name, None, **params["models"].get(name, {}))
-        train_rate = training_rate(name, params, args.steps)
+        train_rate = training_rate(dict(params["train"], model=name, seed=params["seed"]),
+                                   params["models"].get(name, {}), args.steps)
         batch1, batch64 = inference_rates(name, params)
         accuracy = recorded.get(name, {})
         print(f"{name:15} {model.count_params():9,d} {mflops(model):7.1f} {train_rate:11.0f} {batch1:10.0f}"
               f" {batch64:11.0f} {accuracy.get('private_test', float('nan')):11.4f}"
               f" {accuracy.get('public_test', float('nan')):10.4f}")
     print(f"accuracy: FER-2013 official protocol, from {ACCURACY.relative_to(REPO)}; nan = not trained yet;"
-          f" inference includes flip averaging: {params['evaluate']['tta_flip']}")
+          f" inference averages views: flip {params['evaluate']['tta_flip']}, shift {params['evaluate']['tta_shift']} px")
 
 
 if __name__ == "__main__":

@@ -130,11 +130,45 @@ class HorizontalFlip(layers.Layer):
         return keras.ops.flip(images, axis=2)
 
 
-def inference_model(model: keras.Model, tta_flip: bool) -> keras.Model:
-    """The model as evaluated and served: optionally the average over the image and its mirror image."""
-    if not tta_flip:
+class Shift(layers.Layer):
+    """Moves images ``dy`` pixels down and ``dx`` right, repeating the edge rows and columns into the gap
+    (as the training augmentation's ``fill_mode="nearest"`` does)."""
+
+    def __init__(self, dy: int, dx: int, **kwargs):
+        super().__init__(**kwargs)
+        self.dy, self.dx = dy, dx
+
+    def call(self, images):
+        return _shift_axis(_shift_axis(images, self.dy, axis=1), self.dx, axis=2)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "dy": self.dy, "dx": self.dx}
+
+
+def _shift_axis(images, amount: int, axis: int):
+    if amount == 0:
+        return images
+    size = images.shape[axis]
+    first, last = (slice(None),) * axis + (slice(0, 1),), (slice(None),) * axis + (slice(size - 1, size),)
+    if amount > 0:
+        kept = images[(slice(None),) * axis + (slice(0, size - amount),)]
+        return keras.ops.concatenate([keras.ops.repeat(images[first], amount, axis=axis), kept], axis=axis)
+    kept = images[(slice(None),) * axis + (slice(-amount, size),)]
+    return keras.ops.concatenate([kept, keras.ops.repeat(images[last], -amount, axis=axis)], axis=axis)
+
+
+def inference_model(model: keras.Model, tta_flip: bool, tta_shift: int = 0) -> keras.Model:
+    """The model as evaluated and served: optionally the average over views of each face, namely its
+    mirror image (``tta_flip``) and copies moved ``tta_shift`` pixels up, down, left and right."""
+    offsets = [(0, 0)] + ([(-tta_shift, 0), (tta_shift, 0), (0, -tta_shift), (0, tta_shift)] if tta_shift else [])
+    if offsets == [(0, 0)] and not tta_flip:
         return model
     inputs = keras.Input(INPUT_SHAPE, name="pixels")
-    mirrored = HorizontalFlip()(inputs)
-    outputs = layers.Average(name="probabilities")([model(inputs), model(mirrored)])
-    return keras.Model(inputs, outputs, name=f"{model.name}_flip_tta")
+    views = []
+    for dy, dx in offsets:
+        moved = Shift(dy, dx)(inputs) if (dy, dx) != (0, 0) else inputs
+        views.append(model(moved))
+        if tta_flip:
+            views.append(model(HorizontalFlip()(moved)))
+    outputs = layers.Average(name="probabilities")(views)
+    return keras.Model(inputs, outputs, name=f"{model.name}_tta")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import keras
@@ -38,6 +39,25 @@ class Batches(keras.utils.PyDataset):
     def on_epoch_end(self) -> None:
         if self.rng is not None:
             self.order = self.rng.permutation(len(self.labels))
+
+
+class Throughput(keras.callbacks.Callback):
+    """Adds ``images_per_second`` to each epoch's logs: training images over the time of the training
+    steps (validation excluded), so that the log shows where an epoch's time goes."""
+
+    def __init__(self, images_per_epoch: int):
+        super().__init__()
+        self.images_per_epoch = images_per_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started, self.train_seconds = time.perf_counter(), None
+
+    def on_test_begin(self, logs=None):
+        self.train_seconds = self.train_seconds or time.perf_counter() - self.started
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = self.train_seconds or time.perf_counter() - self.started
+        logs["images_per_second"] = round(self.images_per_epoch / seconds, 1)
 
 
 def learning_rate(lr: float, schedule: str, steps_per_epoch: int, epochs: int, warmup_epochs: float):
@@ -97,7 +117,7 @@ def train(train_set: dict, validation_set: dict, params: dict, model_options: di
         validation_data=validation_data,
         epochs=params["epochs"],
         class_weight=class_weights(train_set["labels"]) if balance == "class_weights" else None,
-        callbacks=[keras.callbacks.BackupAndRestore(str(run_backup)),
+        callbacks=[keras.callbacks.BackupAndRestore(str(run_backup)), Throughput(len(train_set["labels"])),
                    keras.callbacks.CSVLogger(str(running_log), append=True)],
         verbose=2,
     )

@@ -12,8 +12,8 @@ from fer.params import load_params
 from fer.preprocess import load_arrays
 
 params = load_params()["evaluate"]
-model = inference_model(keras.models.load_model("data/model/fer.keras"), params["tta_flip"])
-metrics = {"tta_flip": params["tta_flip"]}
+model = inference_model(keras.models.load_model("data/model/fer.keras"), params["tta_flip"], params["tta_shift"])
+metrics = {"tta_flip": params["tta_flip"], "tta_shift": params["tta_shift"]}
 for split in ("test", "validation", "train"):
     data = load_arrays(Path("data/split") / f"{split}.npz")
     started = time.time()

@@ -10,7 +10,8 @@ from fer.params import load_params
 from fer.preprocess import load_arrays
 
 params = load_params()
-model = inference_model(keras.models.load_model("data/model/fer.keras"), params["evaluate"]["tta_flip"])
+model = inference_model(keras.models.load_model("data/model/fer.keras"), params["evaluate"]["tta_flip"],
+                        params["evaluate"]["tta_shift"])
 check_images = load_arrays(Path("data/split/validation.npz"))["images"][: params["export"]["check_images"]]
 report = export_model(model, Path("serving/models"), params["export"]["model_name"], params["export"]["version"],
                       check_images)

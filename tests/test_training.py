@@ -46,7 +46,9 @@ def test_the_gpu_profile_trains_a_few_steps_on_cpu(tmp_path):
     assert model.count_params() > 10_000_000 and model.dtype_policy.name == "float32"
     probabilities = model.predict(images[:2, ..., None].astype(np.float32), verbose=0)
     assert probabilities.shape == (2, 7) and np.isfinite(probabilities).all()
-    assert (tmp_path / "log.csv").read_text().startswith("epoch,")
+    header, row = (tmp_path / "log.csv").read_text().splitlines()
+    speed = dict(zip(header.split(","), row.split(",")))["images_per_second"]
+    assert float(speed) > 0
 
 
 def test_training_runs_on_jax_without_tensorflow(tmp_path):
