@@ -74,6 +74,8 @@ options = dict(seed=0, model="vgg_small", epochs=1, batch_size=16, precision="fl
 model = train(data, data, options, dict(widths=[8, 16], convs=[1, 1], dropout=0.1), "none",
               Path({str(tmp_path)!r}) / "log.csv", Path({str(tmp_path)!r}) / "backup")
 assert model.predict(data["images"][:2, ..., None].astype("float32"), verbose=0).shape == (2, 7)
+model.save(Path({str(tmp_path)!r}) / "fer.keras")  # as stages/train.py saves it, for evaluate and export
+import fer.preprocess  # stages/train.py's other import
 assert "tensorflow" not in sys.modules, "TensorFlow was imported"
 """
     run = subprocess.run([sys.executable, "-c", script], env={**os.environ, "KERAS_BACKEND": "jax"},
