@@ -74,7 +74,10 @@ def mini_xception(augmentation: keras.Sequential | None = None, widths: tuple[in
         x = layers.Conv2D(8, 3, use_bias=False, kernel_regularizer=regularizer)(x)
         x = layers.ReLU()(layers.BatchNormalization()(x))
     for filters in widths:
-        shortcut = layers.BatchNormalization()(layers.Conv2D(filters, 1, strides=2, padding="same", use_bias=False)(x))
+        # A strided 1x1 convolution, written as subsampling then a 1x1 convolution: TensorFlow 2.21's
+        # oneDNN kernel for the strided one crashes the process on batches of some sizes (e.g. 37).
+        subsampled = layers.MaxPooling2D(1, strides=2, padding="same")(x)
+        shortcut = layers.BatchNormalization()(layers.Conv2D(filters, 1, use_bias=False)(subsampled))
         x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, depthwise_regularizer=regularizer,
                                    pointwise_regularizer=regularizer)(x)
         x = layers.ReLU()(layers.BatchNormalization()(x))
