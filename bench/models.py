@@ -67,16 +67,30 @@ def inference_rates(name: str, params: dict) -> tuple[float, float]:
 
 
 def record(name: str) -> None:
-    """Stores the accuracy of the workspace's last evaluate run under the model's name."""
+    """Stores the FER-2013 scores of the workspace's last evaluate run under the model's name, with the
+    datasets, epochs and test-time augmentation that produced them."""
     metrics = json.loads((REPO / "metrics/evaluate.json").read_text())
     params = load_params(REPO / "params.yaml")
     if params["train"]["model"] != name:
         sys.exit(f"params.yaml trains {params['train']['model']!r}, not {name!r}: run its experiment first")
+    test, validation = (metrics[split].get("by_dataset", {}).get("fer2013", metrics[split])
+                        for split in ("test", "validation"))
     recorded = json.loads(ACCURACY.read_text()) if ACCURACY.is_file() else {}
-    recorded[name] = {"private_test": metrics["test"]["accuracy"], "public_test": metrics["validation"]["accuracy"],
-                      "epochs": params["train"]["epochs"], "recorded": date.today().isoformat()}
+    recorded[name] = {"private_test": test["accuracy"], "public_test": validation["accuracy"],
+                      "datasets": params["fetch"]["datasets"], "epochs": params["train"]["epochs"],
+                      "tta": {"flip": metrics["tta_flip"], "shift": metrics.get("tta_shift", 0)},
+                      "recorded": date.today().isoformat()}
     ACCURACY.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
     print(f"{name}: {recorded[name]}")
+
+
+def describe(run: dict) -> str:
+    """'fer2013, 45 ep, flip+shift2' for a recorded run."""
+    if not run:
+        return "not trained yet"
+    data = run["datasets"][0] if len(run["datasets"]) == 1 else f"{len(run['datasets'])} sets"
+    tta = "+".join(["flip"] * bool(run["tta"]["flip"]) + [f"shift{run['tta']['shift']}"] * bool(run["tta"]["shift"]))
+    return f"{data}, {run['epochs']} ep, {tta or 'no TTA'}"
 
 
 def main() -> None:
@@ -89,7 +103,7 @@ def main() -> None:
     params = load_params(REPO / "params.yaml")
     recorded = json.loads(ACCURACY.read_text()) if ACCURACY.is_file() else {}
     print(f"{'model':15} {'params':>9} {'MFLOPs':>7} {'train img/s':>11} {'infer b1/s':>10} {'infer b64/s':>11}"
-          f" {'PrivateTest':>11} {'PublicTest':>10}")
+          f" {'PrivateTest':>11} {'PublicTest':>10}  trained on, epochs, test-time augmentation")
     for name in MODELS:
         model = build_model(name, None, **params["models"].get(name, {}))
         train_rate = training_rate(dict(params["train"], model=name, seed=params["seed"]),
@@ -98,7 +112,7 @@ def main() -> None:
         accuracy = recorded.get(name, {})
         print(f"{name:15} {model.count_params():9,d} {mflops(model):7.1f} {train_rate:11.0f} {batch1:10.0f}"
               f" {batch64:11.0f} {accuracy.get('private_test', float('nan')):11.4f}"
-              f" {accuracy.get('public_test', float('nan')):10.4f}")
+              f" {accuracy.get('public_test', float('nan')):10.4f}  {describe(accuracy)}")
     print(f"accuracy: FER-2013 official protocol, from {ACCURACY.relative_to(REPO)}; nan = not trained yet;"
           f" inference averages views: flip {params['evaluate']['tta_flip']}, shift {params['evaluate']['tta_shift']} px")
 
