@@ -149,23 +149,19 @@ class Shift(layers.Layer):
 
 
 def _shift_axis(images, amount: int, axis: int):
+    """Each output row (or column) i takes input row i - amount, clipped to the edge."""
     if amount == 0:
         return images
     size = images.shape[axis]
-    first, last = (slice(None),) * axis + (slice(0, 1),), (slice(None),) * axis + (slice(size - 1, size),)
-    if amount > 0:
-        kept = images[(slice(None),) * axis + (slice(0, size - amount),)]
-        return keras.ops.concatenate([keras.ops.repeat(images[first], amount, axis=axis), kept], axis=axis)
-    kept = images[(slice(None),) * axis + (slice(-amount, size),)]
-    return keras.ops.concatenate([kept, keras.ops.repeat(images[last], -amount, axis=axis)], axis=axis)
+    return keras.ops.take(images, keras.ops.clip(keras.ops.arange(size) - amount, 0, size - 1), axis=axis)
 
 
 def inference_model(model: keras.Model, tta_flip: bool, tta_shift: int = 0) -> keras.Model:
     """The model as evaluated and served: optionally the average over views of each face, namely its
     mirror image (``tta_flip``) and copies moved ``tta_shift`` pixels up, down, left and right."""
-    offsets = [(0, 0)] + ([(-tta_shift, 0), (tta_shift, 0), (0, -tta_shift), (0, tta_shift)] if tta_shift else [])
-    if offsets == [(0, 0)] and not tta_flip:
+    if not (tta_flip or tta_shift):
         return model
+    offsets = [(0, 0)] + ([(-tta_shift, 0), (tta_shift, 0), (0, -tta_shift), (0, tta_shift)] if tta_shift else [])
     inputs = keras.Input(INPUT_SHAPE, name="pixels")
     views = []
     for dy, dx in offsets:
