@@ -1,0 +1,48 @@
+"""Which test-time views to average: the trained model's FER-2013 accuracy for each `evaluate` setting.
+
+Scores data/model/fer.keras (the last `dvc repro`) on FER-2013's faces of the validation split
+(PublicTest, the one to choose by) and of the test split (PrivateTest, the headline), without and with
+the mirror image and with shifts of 1 to `--max-shift` pixels.
+
+Usage: python bench/tta.py [--max-shift 4]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fer.evaluation import predict  # noqa: E402
+from fer.models import inference_model  # noqa: E402
+from fer.preprocess import load_arrays  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def fer2013_faces(split: str) -> tuple[np.ndarray, np.ndarray]:
+    data = load_arrays(REPO / "data" / "split" / f"{split}.npz")
+    chosen = data["datasets"] == "fer2013"
+    return data["images"][chosen], data["labels"][chosen]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--max-shift", type=int, default=4)
+    args = parser.parse_args()
+    trained = keras.models.load_model(REPO / "data" / "model" / "fer.keras")
+    splits = {"PublicTest": fer2013_faces("validation"), "PrivateTest": fer2013_faces("test")}
+    settings = [(False, 0)] + [(True, shift) for shift in range(args.max_shift + 1)]
+    print(f"{'tta_flip':>8} {'tta_shift':>9} {'views':>5} {'PublicTest':>10} {'PrivateTest':>11}")
+    for flip, shift in settings:
+        model = inference_model(trained, flip, shift)
+        accuracy = [(predict(model, images).argmax(axis=1) == labels).mean() for images, labels in splits.values()]
+        views = (2 if flip else 1) * (5 if shift else 1)
+        print(f"{flip!s:>8} {shift:9d} {views:5d} {accuracy[0]:10.4f} {accuracy[1]:11.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
