@@ -71,16 +71,24 @@ def learning_rate(lr: float, schedule: str, steps_per_epoch: int, epochs: int, w
     raise ValueError(f"unknown train.lr_schedule {schedule!r}; use 'constant' or 'cosine'")
 
 
+def make_optimizer(name: str, schedule, weight_decay: float, ema: float | None) -> keras.optimizers.Optimizer:
+    """AdamW, or SGD with Nesterov momentum 0.9; both decay weights decoupled from the gradient
+    (by ``weight_decay`` times the learning rate per step) and optionally keep an EMA of the weights."""
+    options = {"weight_decay": weight_decay}
+    if ema:
+        options.update(use_ema=True, ema_momentum=ema)
+    if name == "adamw":
+        return keras.optimizers.AdamW(schedule, **options)
+    if name == "sgd":
+        return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, **options)
+    raise ValueError(f"unknown train.optimizer {name!r}; use 'adamw' or 'sgd'")
+
+
 def compile_model(model: keras.Model, params: dict, steps_per_epoch: int) -> None:
     schedule = learning_rate(params["lr"], params["lr_schedule"], steps_per_epoch, params["epochs"],
                              params["warmup_epochs"])
-    ema = {"use_ema": True, "ema_momentum": params["ema"]} if params.get("ema") else {}
-    if params["weight_decay"]:
-        optimizer = keras.optimizers.AdamW(schedule, weight_decay=params["weight_decay"], **ema)
-    else:
-        optimizer = keras.optimizers.Adam(schedule, **ema)
     model.compile(
-        optimizer=optimizer,
+        optimizer=make_optimizer(params["optimizer"], schedule, params["weight_decay"], params.get("ema")),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=params["label_smoothing"]),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )

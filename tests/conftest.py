@@ -67,7 +67,8 @@ def train_tiny_model():
     labels = np.arange(140) % 7
     model = build_model("vgg_small", widths=(8, 16), dropout=0.0)
     compile_model(model, {"lr": 3e-3, "lr_schedule": "constant", "epochs": 1, "warmup_epochs": 0,
-                          "weight_decay": 0.0, "label_smoothing": 0.0}, steps_per_epoch=5)
+                          "optimizer": "adamw", "weight_decay": 0.0,
+                          "label_smoothing": 0.0}, steps_per_epoch=5)
     model.fit(images[..., None].astype("float32"), np.eye(7)[labels], batch_size=28, epochs=3, verbose=0)
     return inference_model(model, tta_flip=True), images
 

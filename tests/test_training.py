@@ -8,7 +8,7 @@ import pytest
 
 from fer.params import load_params
 from fer.profiles import apply_profile, load_profile, set_flags
-from fer.training import Batches, train
+from fer.training import Batches, compile_model, make_optimizer, train
 from tests.conftest import REPO, face_image
 
 
@@ -31,6 +31,20 @@ def test_batches_cover_every_row_once_per_epoch_and_reshuffle_with_the_seed():
     assert epoch(Batches(images, labels, 4, shuffle_seed=3)) == first
     x, y = Batches(images, labels, 10)[0]
     assert (y.argmax(axis=1) == labels).all() and (x[..., 0] == images).all()
+
+
+def test_sgd_decays_weights_and_learns_the_synthetic_faces():
+    from fer.models import build_model
+    with pytest.raises(ValueError, match="train.optimizer 'lion'"):
+        make_optimizer("lion", 1e-3, 0.0, None)
+    images = np.stack([face_image(i % 7, i) for i in range(140)])[..., None].astype(np.float32)
+    targets = np.eye(7)[np.arange(140) % 7]
+    model = build_model("vgg_small", widths=(8, 16), dropout=0.0)
+    compile_model(model, {"optimizer": "sgd", "lr": 0.05, "lr_schedule": "constant", "epochs": 1,
+                          "warmup_epochs": 0, "weight_decay": 5e-4, "label_smoothing": 0.0}, steps_per_epoch=5)
+    assert model.optimizer.nesterov and model.optimizer.momentum == 0.9 and model.optimizer.weight_decay == 5e-4
+    losses = model.fit(images, targets, batch_size=28, epochs=4, verbose=0).history["loss"]
+    assert losses[-1] < losses[0]
 
 
 def test_the_gpu_profile_trains_a_few_steps_on_cpu(tmp_path):
@@ -69,7 +83,8 @@ from fer.training import train
 data = {{"images": np.random.default_rng(0).integers(0, 256, (32, 48, 48), dtype=np.uint8),
          "labels": np.arange(32) % 7}}
 options = dict(seed=0, model="vgg_small", epochs=1, batch_size=16, precision="float32", lr=1e-3,
-               lr_schedule="cosine", warmup_epochs=0, weight_decay=0.01, ema=0.99, label_smoothing=0.1,
+               lr_schedule="cosine", warmup_epochs=0, optimizer="sgd", weight_decay=5e-4, ema=0.99,
+               label_smoothing=0.1,
                augment=dict(flip=True, shift=0.1, rotation=0.05, zoom=0.1, erasing=0.5))
 model = train(data, data, options, dict(widths=[8, 16], convs=[1, 1], dropout=0.1), "none",
               Path({str(tmp_path)!r}) / "log.csv", Path({str(tmp_path)!r}) / "backup")
