@@ -59,17 +59,25 @@ def shared_datasets() -> Path:
     return SHARED_DATASETS
 
 
-def train_tiny_model():
-    """A two-block vgg_small fitted for a few steps on synthetic faces; returns (flip-TTA model, images)."""
-    from fer.models import build_model, inference_model
+def fit_tiny_model(optimizer: str = "adamw", lr: float = 3e-3, weight_decay: float = 0.0, epochs: int = 3):
+    """A two-block vgg_small fitted on 140 synthetic faces; returns (model, images, loss per epoch)."""
+    from fer.models import build_model
     from fer.training import compile_model
     images = np.stack([face_image(i % 7, i) for i in range(140)])
     labels = np.arange(140) % 7
     model = build_model("vgg_small", widths=(8, 16), dropout=0.0)
-    compile_model(model, {"lr": 3e-3, "lr_schedule": "constant", "epochs": 1, "warmup_epochs": 0,
-                          "optimizer": "adamw", "weight_decay": 0.0,
-                          "label_smoothing": 0.0}, steps_per_epoch=5)
-    model.fit(images[..., None].astype("float32"), np.eye(7)[labels], batch_size=28, epochs=3, verbose=0)
+    compile_model(model, {"optimizer": optimizer, "lr": lr, "lr_schedule": "constant", "epochs": 1,
+                          "warmup_epochs": 0, "weight_decay": weight_decay, "label_smoothing": 0.0},
+                  steps_per_epoch=5)
+    history = model.fit(images[..., None].astype("float32"), np.eye(7)[labels], batch_size=28, epochs=epochs,
+                        verbose=0)
+    return model, images, history.history["loss"]
+
+
+def train_tiny_model():
+    """The tiny model fitted for a few steps, as flip-TTA model, with its images."""
+    from fer.models import inference_model
+    model, images, _ = fit_tiny_model()
     return inference_model(model, tta_flip=True), images
 
 
