@@ -1,12 +1,12 @@
 """Every model of the registry side by side: size, compute, speed here, and accuracy where trained.
 
 Columns: parameters; MFLOPs per face (multiply-adds x2, one forward pass, counted from the layers);
-training images/s on this machine (the params' batch size, augmentation and precision, after
+training images/s on this machine (the params' batch size, augmentation and precision or --precision, after
 warm-up); inference faces/s through the exported SavedModel at batch 1 and 64 (with evaluate's
 test-time augmentation); FER-2013 PrivateTest and PublicTest accuracy recorded from pipeline runs in
 bench/accuracy.json (`python bench/models.py --record NAME` after a `dvc exp run` of that model).
 
-Usage: python bench/models.py [--steps 20] | --record NAME
+Usage: python bench/models.py [--steps 20] [--precision float32] | --record NAME
 """
 from __future__ import annotations
 
@@ -97,16 +97,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20, help="training batches timed per model")
     parser.add_argument("--record", metavar="NAME", help="store the accuracy of the last evaluate run")
+    parser.add_argument("--precision", help="training precision to time (default: params' train.precision;"
+                                            " float32 on CPUs that emulate bfloat16)")
     args = parser.parse_args()
     if args.record:
         return record(args.record)
     params = load_params(REPO / "params.yaml")
     recorded = json.loads(ACCURACY.read_text()) if ACCURACY.is_file() else {}
+    precision = args.precision or params["train"]["precision"]
+    print(f"training in {precision}")
     print(f"{'model':15} {'params':>9} {'MFLOPs':>7} {'train img/s':>11} {'infer b1/s':>10} {'infer b64/s':>11}"
           f" {'PrivateTest':>11} {'PublicTest':>10}  trained on, epochs, test-time augmentation")
     for name in MODELS:
         model = build_model(name, None, **params["models"].get(name, {}))
-        train_rate = training_rate(dict(params["train"], model=name, seed=params["seed"]),
+        train_rate = training_rate(dict(params["train"], model=name, seed=params["seed"], precision=precision),
                                    params["models"].get(name, {}), args.steps)
         batch1, batch64 = inference_rates(name, params)
         accuracy = recorded.get(name, {})
