@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="training batches timed per model")
     parser.add_argument("--record", metavar="NAME", help="store the accuracy of the last evaluate run")
     parser.add_argument("--precision", help="training precision to time (default: params' train.precision;"
-                                            " float32 on CPUs that emulate bfloat16)")
+                                            " pass float32 on CPUs that emulate bfloat16)")
     args = parser.parse_args()
     if args.record:
         return record(args.record)
