@@ -58,11 +58,7 @@ def detected_after_mpeg4(face: np.ndarray, detector: FaceDetector, folder) -> bo
     (compression hides some faces that it finds in the raw frame)."""
     video = folder / "candidate.mp4"
     write_video(video, [(1, [[face]])])
-    capture = cv2.VideoCapture(str(video))
-    counts = []
-    while (frame := capture.read())[0]:
-        counts.append(len(detector.detect(frame[1])))
-    capture.release()
+    counts = [len(detector.detect(frame)) for _, frame in open_recording(video, FPS).frames]
     return len(counts) == FPS and all(count == 1 for count in counts)
 
 
