@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -94,6 +96,22 @@ def compile_model(model: keras.Model, params: dict, steps_per_epoch: int) -> Non
     )
 
 
+def cpu_has_native_bfloat16(cpuinfo: str) -> bool:
+    """Whether /proc/cpuinfo's flags name AVX512-BF16 or AMX-BF16, the instructions that make bfloat16 fast."""
+    return re.search(r"\b(avx512_bf16|amx_bf16)\b", cpuinfo) is not None
+
+
+def warn_if_bfloat16_is_emulated(precision: str, cpuinfo: str, devices: list[str]) -> None:
+    """Warns when mixed_bfloat16 would run on CPUs only, without bfloat16 instructions: there it is
+    emulated, and measured 3x slower than float32 (10 against 31 images/s for vgg_small on AVX2)."""
+    if precision != "mixed_bfloat16" or not cpuinfo or cpu_has_native_bfloat16(cpuinfo):
+        return
+    if all(device.lower().startswith("cpu") for device in devices):
+        warnings.warn("train.precision is mixed_bfloat16, but this CPU has neither AVX512-BF16 nor AMX-BF16, so"
+                      " bfloat16 is emulated and slow; train in float32 here: dvc exp run -S train.precision=float32",
+                      stacklevel=2)
+
+
 def train(train_set: dict, validation_set: dict, params: dict, model_options: dict, balance: str,
           log_path: Path, backup_dir: Path) -> keras.Model:
     """Trains the model named in params on the training split; logs loss and accuracy per epoch.
@@ -103,6 +121,9 @@ def train(train_set: dict, validation_set: dict, params: dict, model_options: di
     serving expect.
     """
     keras.utils.set_random_seed(params["seed"])
+    cpuinfo = Path("/proc/cpuinfo")
+    warn_if_bfloat16_is_emulated(params["precision"], cpuinfo.read_text() if cpuinfo.is_file() else "",
+                                 keras.distribution.list_devices())
     keras.mixed_precision.set_global_policy(params["precision"])
     try:
         model = build_model(params["model"], params["augment"], **model_options)

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
 
 from fer.params import load_params
 from fer.profiles import apply_profile, load_profile, set_flags
-from fer.training import Batches, make_optimizer, train
+from fer.training import Batches, make_optimizer, train, warn_if_bfloat16_is_emulated
 from tests.conftest import REPO, face_image, fit_tiny_model
 
 
@@ -31,6 +32,26 @@ def test_batches_cover_every_row_once_per_epoch_and_reshuffle_with_the_seed():
     assert epoch(Batches(images, labels, 4, shuffle_seed=3)) == first
     x, y = Batches(images, labels, 10)[0]
     assert (y.argmax(axis=1) == labels).all() and (x[..., 0] == images).all()
+
+
+AVX2_FLAGS = "flags\t\t: fpu vme sse sse2 ssse3 fma sse4_1 sse4_2 avx f16c avx2 bmi2"
+
+
+@pytest.mark.parametrize("precision, cpuinfo, devices, warns", [
+    ("mixed_bfloat16", AVX2_FLAGS, ["cpu:0"], True),
+    ("mixed_bfloat16", AVX2_FLAGS + " avx512f avx512_bf16 avx512_fp16", ["cpu:0"], False),
+    ("mixed_bfloat16", AVX2_FLAGS + " amx_bf16 amx_tile amx_int8", ["cpu:0"], False),
+    ("mixed_bfloat16", AVX2_FLAGS, ["cpu:0", "gpu:0"], False),  # the GPU computes; its bfloat16 is its own
+    ("mixed_bfloat16", "", ["cpu:0"], False),  # no /proc/cpuinfo (macOS, Windows): nothing to go on
+    ("float32", AVX2_FLAGS, ["cpu:0"], False),
+])
+def test_bfloat16_on_a_cpu_without_bfloat16_instructions_is_warned_about(precision, cpuinfo, devices, warns):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_if_bfloat16_is_emulated(precision, cpuinfo, devices)
+    assert len(caught) == int(warns)
+    if warns:
+        assert "train.precision=float32" in str(caught[0].message)
 
 
 def test_sgd_decays_weights_and_learns_the_synthetic_faces():
