@@ -22,7 +22,8 @@ import keras
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fer.models import MODELS, build_model, inference_model  # noqa: E402
+from fer.models import MODELS, build_model  # noqa: E402
+from fer.tta import inference_model  # noqa: E402
 from fer.params import load_params  # noqa: E402
 from training_speed import training_rate  # noqa: E402  (bench/ is on sys.path)
 
@@ -51,7 +52,7 @@ def inference_rates(name: str, params: dict) -> tuple[float, float]:
     from fer.export import load_signature, write_savedmodel
     evaluate = params["evaluate"]
     model = inference_model(build_model(name, None, **params["models"].get(name, {})), evaluate["tta_flip"],
-                            evaluate["tta_shift"])
+                            evaluate["tta_rotation"])
     with tempfile.TemporaryDirectory() as folder:
         write_savedmodel(model, Path(folder) / "1")
         signature = load_signature(Path(folder) / "1")
@@ -78,18 +79,19 @@ def record(name: str) -> None:
     recorded = json.loads(ACCURACY.read_text()) if ACCURACY.is_file() else {}
     recorded[name] = {"private_test": test["accuracy"], "public_test": validation["accuracy"],
                       "datasets": params["fetch"]["datasets"], "epochs": params["train"]["epochs"],
-                      "tta": {"flip": metrics["tta_flip"], "shift": metrics.get("tta_shift", 0)},
+                      "tta": {"flip": metrics["tta_flip"], "rotation": metrics["tta_rotation"]},
                       "recorded": date.today().isoformat()}
     ACCURACY.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
     print(f"{name}: {recorded[name]}")
 
 
 def describe(run: dict) -> str:
-    """'fer2013, 45 ep, flip+shift2' for a recorded run."""
+    """'fer2013, 45 ep, flip+rotation6' for a recorded run (older runs averaged shifted views)."""
     if not run:
         return "not trained yet"
     data = run["datasets"][0] if len(run["datasets"]) == 1 else f"{len(run['datasets'])} sets"
-    tta = "+".join(["flip"] * bool(run["tta"]["flip"]) + [f"shift{run['tta']['shift']}"] * bool(run["tta"]["shift"]))
+    tta = "+".join(["flip"] * bool(run["tta"]["flip"])
+                   + [f"{view}{amount:g}" for view, amount in run["tta"].items() if view != "flip" and amount])
     return f"{data}, {run['epochs']} ep, {tta or 'no TTA'}"
 
 
@@ -118,7 +120,7 @@ def main() -> None:
               f" {batch64:11.0f} {accuracy.get('private_test', float('nan')):11.4f}"
               f" {accuracy.get('public_test', float('nan')):10.4f}  {describe(accuracy)}")
     print(f"accuracy: FER-2013 official protocol, from {ACCURACY.relative_to(REPO)}; nan = not trained yet;"
-          f" inference averages views: flip {params['evaluate']['tta_flip']}, shift {params['evaluate']['tta_shift']} px")
+          f" inference averages views: flip {params['evaluate']['tta_flip']}, rotation {params['evaluate']['tta_rotation']} degrees")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 
 Scores data/model/fer.keras (the last `dvc repro`) on FER-2013's faces of the validation split
 (PublicTest, the one to choose by) and of the test split (PrivateTest, the headline), without and with
-the mirror image and with shifts of 1 to `--max-shift` pixels.
+the mirror image, and with the face turned either way by each of `--rotations` degrees instead.
 
-Usage: python bench/tta.py [--max-shift 4]
+Usage: python bench/tta.py [--rotations 2 4 6 8 10 12 14 16 18]
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fer.evaluation import predict  # noqa: E402
-from fer.models import inference_model  # noqa: E402
+from fer.tta import inference_model  # noqa: E402
 from fer.preprocess import load_arrays  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,17 +31,17 @@ def fer2013_faces(split: str) -> tuple[np.ndarray, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--max-shift", type=int, default=4)
+    parser.add_argument("--rotations", type=float, nargs="+", default=[2, 4, 6, 8, 10, 12, 14, 16, 18])
     args = parser.parse_args()
     trained = keras.models.load_model(REPO / "data" / "model" / "fer.keras")
     splits = {"PublicTest": fer2013_faces("validation"), "PrivateTest": fer2013_faces("test")}
-    settings = [(False, 0)] + [(True, shift) for shift in range(args.max_shift + 1)]
-    print(f"{'tta_flip':>8} {'tta_shift':>9} {'views':>5} {'PublicTest':>10} {'PrivateTest':>11}")
-    for flip, shift in settings:
-        model = inference_model(trained, flip, shift)
+    settings = [(False, 0), (True, 0)] + [(True, degrees) for degrees in args.rotations]
+    print(f"{'tta_flip':>8} {'tta_rotation':>12} {'views':>5} {'PublicTest':>10} {'PrivateTest':>11}")
+    for flip, degrees in settings:
+        model = inference_model(trained, flip, degrees)
         accuracy = [(predict(model, images).argmax(axis=1) == labels).mean() for images, labels in splits.values()]
-        views = (2 if flip else 1) * (5 if shift else 1)
-        print(f"{flip!s:>8} {shift:9d} {views:5d} {accuracy[0]:10.4f} {accuracy[1]:11.4f}", flush=True)
+        views = (2 if flip else 1) * (2 if degrees else 1)
+        print(f"{flip!s:>8} {degrees:12g} {views:5d} {accuracy[0]:10.4f} {accuracy[1]:11.4f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,13 @@ import keras
 import numpy as np
 
 from fer.evaluation import plot_confusion_matrix, predict, scores, write_confusion_csv
-from fer.models import inference_model
+from fer.tta import inference_model
 from fer.params import load_params
 from fer.preprocess import load_arrays
 
 params = load_params()["evaluate"]
-model = inference_model(keras.models.load_model("data/model/fer.keras"), params["tta_flip"], params["tta_shift"])
-metrics = {"tta_flip": params["tta_flip"], "tta_shift": params["tta_shift"]}
+model = inference_model(keras.models.load_model("data/model/fer.keras"), params["tta_flip"], params["tta_rotation"])
+metrics = {"tta_flip": params["tta_flip"], "tta_rotation": params["tta_rotation"]}
 for split in ("test", "validation", "train"):
     data = load_arrays(Path("data/split") / f"{split}.npz")
     started = time.time()

@@ -75,10 +75,11 @@ def fit_tiny_model(optimizer: str = "adamw", lr: float = 3e-3, weight_decay: flo
 
 
 def train_tiny_model():
-    """The tiny model fitted for a few steps, as flip-TTA model, with its images."""
-    from fer.models import inference_model
+    """The tiny model fitted for a few steps, with the default test-time views (flip, rotation), and its
+    images."""
+    from fer.tta import inference_model
     model, images, _ = fit_tiny_model()
-    return inference_model(model, tta_flip=True), images
+    return inference_model(model, tta_flip=True, tta_rotation=12), images
 
 
 @pytest.fixture(scope="session")

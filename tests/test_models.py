@@ -2,8 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from fer.models import MODELS, Shift, build_model, inference_model
-from tests.conftest import face_image
+from fer.models import MODELS, build_model
 
 
 def test_seed_baseline_is_exactly_the_seed_network():
@@ -29,33 +28,6 @@ def test_every_model_maps_raw_pixels_to_seven_probabilities(name):
 def test_unknown_model_names_the_registered_ones():
     with pytest.raises(ValueError, match="seed_baseline"):
         build_model("resnet1000")
-
-
-def test_flip_tta_model_gives_mirror_images_the_same_prediction():
-    model = inference_model(build_model("vgg_small", widths=(8, 16), dropout=0.0), tta_flip=True)
-    image = face_image(2, 5).astype(np.float32)
-    image[:, :10] = 255  # make the face asymmetric
-    pair = np.stack([image, image[:, ::-1]])[..., None]
-    first, mirrored = model.predict(pair, verbose=0)
-    assert np.allclose(first, mirrored, atol=1e-6)
-
-
-def test_shift_moves_pixels_and_repeats_the_edge():
-    image = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
-    down_left = np.asarray(Shift(2, -1)(image))[0, ..., 0]
-    rows = np.array([0, 0, 0, 1])  # two rows down: the top row fills the gap
-    columns = np.array([1, 2, 3, 3])  # one column left: the right column fills the gap
-    assert np.array_equal(down_left, image[0, ..., 0][rows][:, columns])
-
-
-def test_shift_tta_averages_ten_views_of_each_face():
-    base = build_model("vgg_small", widths=(8, 16), dropout=0.0)
-    model = inference_model(base, tta_flip=True, tta_shift=2)
-    image = face_image(3, 7).astype(np.float32)[None, ..., None]
-    views = [image] + [np.asarray(Shift(dy, dx)(image)) for dy, dx in ((-2, 0), (2, 0), (0, -2), (0, 2))]
-    views += [view[:, :, ::-1] for view in views]
-    expected = np.mean([base.predict(view, verbose=0) for view in views], axis=0)
-    assert np.allclose(model.predict(image, verbose=0), expected, atol=1e-6)
 
 
 def test_mini_xception_trains_on_a_batch_of_odd_size():
