@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fer.dedup import duplicate_groups, perceptual_hashes  # noqa: E402
-from fer.preprocess import load_arrays  # noqa: E402
+from fer.arrays import load_arrays  # noqa: E402
+from fer.data.dedup import duplicate_groups, perceptual_hashes  # noqa: E402
 
 SPLIT = Path(__file__).resolve().parents[1] / "data" / "split"
 

@@ -22,8 +22,8 @@ import keras
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fer.models import MODELS, build_model  # noqa: E402
-from fer.tta import inference_model  # noqa: E402
+from fer.learn.models import MODELS, build_model  # noqa: E402
+from fer.learn.tta import inference_model  # noqa: E402
 from fer.params import load_params  # noqa: E402
 from training_speed import training_rate  # noqa: E402  (bench/ is on sys.path)
 
@@ -49,7 +49,7 @@ def mflops(model: keras.Model) -> float:
 
 def inference_rates(name: str, params: dict) -> tuple[float, float]:
     import tensorflow as tf
-    from fer.export import load_signature, write_savedmodel
+    from fer.learn.export import load_signature, write_savedmodel
     evaluate = params["evaluate"]
     model = inference_model(build_model(name, None, **params["models"].get(name, {})), evaluate["tta_flip"],
                             evaluate["tta_rotation"])

@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fer.analytics import AnalysisSettings  # noqa: E402
-from fer.client import LocalModel  # noqa: E402
-from fer.sessions import analyze_session  # noqa: E402
+from fer.playtest.analytics import AnalysisSettings  # noqa: E402
+from fer.playtest.sessions import analyze_session  # noqa: E402
+from fer.serving.client import LocalModel  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "datasets" / "fer2013.zip"

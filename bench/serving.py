@@ -19,8 +19,8 @@ import requests
 import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fer.client import connect  # noqa: E402
-from fer.export import load_signature  # noqa: E402
+from fer.learn.export import load_signature  # noqa: E402
+from fer.serving.client import connect  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

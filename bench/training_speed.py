@@ -1,6 +1,6 @@
 """Where training time goes: training images/s of the default params and of one change at a time.
 
-Rows: the input pipeline alone (fer.training.Batches, no model); the default train step (params.yaml:
+Rows: the input pipeline alone (fer.learn.training.Batches, no model); the default train step (params.yaml:
 model, batch size, augmentation, precision); then the same step without augmentation, in float32,
 at half and double the batch size, and compiled with XLA. Every row times `--steps` batches after
 warm-up batches, on random faces (speed does not depend on the pixels). The baseline to beat is the
@@ -20,9 +20,9 @@ import keras
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fer.models import build_model  # noqa: E402
+from fer.learn.models import build_model  # noqa: E402
+from fer.learn.training import Batches, compile_model  # noqa: E402
 from fer.params import load_params  # noqa: E402
-from fer.training import Batches, compile_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 WARMUP_STEPS = 3

@@ -16,9 +16,9 @@ import keras
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fer.evaluation import predict  # noqa: E402
-from fer.tta import inference_model  # noqa: E402
-from fer.preprocess import load_arrays  # noqa: E402
+from fer.arrays import load_arrays  # noqa: E402
+from fer.learn.evaluation import predict  # noqa: E402
+from fer.learn.tta import inference_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,1 +1,1 @@
-"""Facial-expression recognition for playtest analytics: data, models, training, export."""
+"""Facial-expression recognition for playtest analytics: data, learning, serving and playtest subsystems."""

@@ -1,6 +1,7 @@
-"""Reading params.yaml, the one place where every knob of the pipeline lives."""
+"""params.yaml, the one place where every knob of the pipeline lives, and the stages' command lines."""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import yaml
@@ -9,3 +10,11 @@ import yaml
 def load_params(path: str | Path = "params.yaml") -> dict:
     with open(path) as f:
         return yaml.safe_load(f)
+
+
+def stage_paths(argv: list[str] | None, description: str, *names: str) -> argparse.Namespace:
+    """The paths that dvc.yaml's ``cmd`` line gives a stage, by name, each as a Path."""
+    parser = argparse.ArgumentParser(description=description)
+    for name in names:
+        parser.add_argument(name, type=Path)
+    return parser.parse_args(argv)

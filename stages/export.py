@@ -1,19 +1,28 @@
-"""export: the evaluated model as a SavedModel in TensorFlow Serving's layout under serving/models."""
+"""export: the evaluated model as a SavedModel version under MODEL_BASE_PATH (TensorFlow Serving's layout),
+checked against the Keras model on validation faces."""
 import json
-from pathlib import Path
+import sys
 
 import keras
 
-from fer.export import export_model
-from fer.tta import inference_model
-from fer.params import load_params
-from fer.preprocess import load_arrays
+from fer.arrays import load_arrays
+from fer.learn.export import export_model
+from fer.learn.tta import inference_model
+from fer.params import load_params, stage_paths
 
-params = load_params()
-model = inference_model(keras.models.load_model("data/model/fer.keras"), params["evaluate"]["tta_flip"],
-                        params["evaluate"]["tta_rotation"])
-check_images = load_arrays(Path("data/split/validation.npz"))["images"][: params["export"]["check_images"]]
-report = export_model(model, Path("serving/models"), params["export"]["model_name"], params["export"]["version"],
-                      check_images)
-Path("metrics/export.json").write_text(json.dumps(report, indent=2) + "\n")
-print(f"exported {report['path']}; SavedModel matches Keras within {report['max_abs_difference']:.1e}")
+
+def main(argv: list[str] | None = None) -> None:
+    paths = stage_paths(argv, __doc__, "model", "validation_set", "model_base_path", "metrics")
+    params = load_params()
+    views = params["evaluate"]
+    model = inference_model(keras.models.load_model(paths.model), views["tta_flip"], views["tta_rotation"])
+    check_images = load_arrays(paths.validation_set)["images"][: params["export"]["check_images"]]
+    version_dir = paths.model_base_path / str(params["export"]["version"])
+    report = export_model(model, version_dir, check_images)
+    paths.metrics.parent.mkdir(parents=True, exist_ok=True)
+    paths.metrics.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"exported {version_dir}; SavedModel matches Keras within {report['max_abs_difference']:.1e}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

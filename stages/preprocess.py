@@ -1,19 +1,27 @@
-"""preprocess: every image of data/interim as 48x48 grayscale in data/processed/faces.npz."""
+"""preprocess: every image of INTERIM_DIR as a 48x48 grey face in PROCESSED_DIR/faces.npz, and a data report."""
 import json
-from pathlib import Path
+import sys
 
-from fer.params import load_params
-from fer.preprocess import preprocess, save_arrays
-from fer.unzip import read_manifest
+from fer.arrays import save_arrays
+from fer.data.preprocess import preprocess
+from fer.data.unzip import read_manifest
+from fer.params import load_params, stage_paths
 
-all_params = load_params()
-params = all_params["preprocess"]
-interim_dir = Path("data/interim")
-arrays, report, skipped_files = preprocess(read_manifest(interim_dir / "manifest.csv"), interim_dir, params["size"],
-                                           params["detect_faces"], params["dedup_distance"],
-                                           all_params["fetch"]["datasets"])
-save_arrays(arrays, Path("data/processed/faces.npz"))
-Path("data/processed/skipped.txt").write_text("".join(f"{line}\n" for line in skipped_files))
-Path("metrics").mkdir(exist_ok=True)
-Path("metrics/preprocess.json").write_text(json.dumps(report, indent=2) + "\n")
-print(f"preprocessed {report['images']} images, skipped {report['skipped']} (listed in data/processed/skipped.txt)")
+
+def main(argv: list[str] | None = None) -> None:
+    paths = stage_paths(argv, __doc__, "interim_dir", "processed_dir", "report")
+    all_params = load_params()
+    params = all_params["preprocess"]
+    arrays, report, skipped_files = preprocess(read_manifest(paths.interim_dir / "manifest.csv"), paths.interim_dir,
+                                               params["size"], params["detect_faces"], params["dedup_distance"],
+                                               all_params["fetch"]["datasets"])
+    save_arrays(arrays, paths.processed_dir / "faces.npz")
+    (paths.processed_dir / "skipped.txt").write_text("".join(f"{line}\n" for line in skipped_files))
+    paths.report.parent.mkdir(parents=True, exist_ok=True)
+    paths.report.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"preprocessed {report['images']} images, skipped {report['skipped']}"
+          f" (listed in {paths.processed_dir / 'skipped.txt'})")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

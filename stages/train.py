@@ -1,17 +1,30 @@
-"""train: fit the model named in params.yaml on data/split/train.npz, saving data/model/fer.keras."""
+"""train: fit the model named in params.yaml on TRAIN_SET, resumably (BACKUP_DIR); the model and its log.
+
+The outputs are replaced only once training has finished, so a run that is cut off leaves the committed
+model, metrics and curves as they were.
+"""
+import sys
 import time
-from pathlib import Path
 
-from fer.params import load_params
-from fer.preprocess import load_arrays
-from fer.training import train
+from fer.arrays import load_arrays
+from fer.learn.training import publish_log, train
+from fer.params import load_params, stage_paths
 
-params = load_params()
-options = dict(params["train"], seed=params["seed"])
-started = time.time()
-model = train(load_arrays(Path("data/split/train.npz")), load_arrays(Path("data/split/validation.npz")), options,
-              params["models"][options["model"]], params["split"]["balance"],
-              log_path=Path("plots/training_log.csv"), backup_dir=Path("data/train_backup"))
-Path("data/model").mkdir(parents=True, exist_ok=True)
-model.save("data/model/fer.keras")
-print(f"trained {options['model']} for {options['epochs']} epochs in {time.time() - started:.0f} s")
+
+def main(argv: list[str] | None = None) -> None:
+    paths = stage_paths(argv, __doc__, "train_set", "validation_set", "backup_dir", "model", "metrics", "curves")
+    params = load_params()
+    options = dict(params["train"], seed=params["seed"])
+    started = time.time()
+    model, live_dir = train(load_arrays(paths.train_set), load_arrays(paths.validation_set), options,
+                            params["models"][options["model"]], params["split"]["balance"], paths.backup_dir)
+    paths.model.parent.mkdir(parents=True, exist_ok=True)
+    unfinished = paths.model.with_name(f"unfinished-{paths.model.name}")
+    model.save(unfinished)
+    unfinished.replace(paths.model)
+    publish_log(live_dir, paths.metrics, paths.curves)
+    print(f"trained {options['model']} for {options['epochs']} epochs in {time.time() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -61,8 +61,8 @@ def shared_datasets() -> Path:
 
 def fit_tiny_model(optimizer: str = "adamw", lr: float = 3e-3, weight_decay: float = 0.0, epochs: int = 3):
     """A two-block vgg_small fitted on 140 synthetic faces; returns (model, images, loss per epoch)."""
-    from fer.models import build_model
-    from fer.training import compile_model
+    from fer.learn.models import build_model
+    from fer.learn.training import compile_model
     images = np.stack([face_image(i % 7, i) for i in range(140)])
     labels = np.arange(140) % 7
     model = build_model("vgg_small", widths=(8, 16), dropout=0.0)
@@ -77,7 +77,7 @@ def fit_tiny_model(optimizer: str = "adamw", lr: float = 3e-3, weight_decay: flo
 def train_tiny_model():
     """The tiny model fitted for a few steps, with the default test-time views (flip, rotation), and its
     images."""
-    from fer.tta import inference_model
+    from fer.learn.tta import inference_model
     model, images, _ = fit_tiny_model()
     return inference_model(model, tta_flip=True, tta_rotation=12), images
 
@@ -85,7 +85,7 @@ def train_tiny_model():
 @pytest.fixture(scope="session")
 def served_models(tmp_path_factory):
     """serving/models-style folder with fer_model version 1 exported from a tiny trained model."""
-    from fer.export import write_savedmodel
+    from fer.learn.export import write_savedmodel
     model, images = train_tiny_model()
     root = tmp_path_factory.mktemp("models")
     write_savedmodel(model, root / "fer_model" / "1")

@@ -1,4 +1,4 @@
-"""fer.client against small real HTTP servers on loopback that misbehave on purpose."""
+"""fer.serving.client against small real HTTP servers on loopback that misbehave on purpose."""
 from __future__ import annotations
 
 import asyncio
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from aiohttp import web
 
-from fer.client import connect
-from fer.model_repository import ServingError
+from fer.contract import ServingError
+from fer.serving.client import connect
 from tests.test_server import free_port
 
 
@@ -62,3 +62,84 @@ def test_unreachable_server_and_bad_url_are_named():
         connect(f"grpc://127.0.0.1:{port}", retries=0, timeout_s=2).predict(np.zeros((1, 48, 48, 1)))
     with pytest.raises(ValueError, match="ftp://x"):
         connect("ftp://x")
+
+
+def same_fields(mine, theirs, seen: set) -> None:
+    """Every field of one of fer.serving.protos' messages (and of its nested messages) is TensorFlow's
+    field of that name: number, type, repetition, packing, oneof and message or enum type."""
+    assert mine.full_name == theirs.full_name
+    if mine.full_name in seen or mine.full_name.startswith("google.protobuf."):
+        return
+    seen.add(mine.full_name)
+    assert mine.GetOptions().map_entry == theirs.GetOptions().map_entry, mine.full_name
+    for field in mine.fields:
+        other = theirs.fields_by_name[field.name]
+        assert (field.number, field.type, field.is_repeated, field.is_packed, field.has_presence) == \
+               (other.number, other.type, other.is_repeated, other.is_packed, other.has_presence), field.full_name
+        assert (field.containing_oneof and field.containing_oneof.name) == \
+               (other.containing_oneof and other.containing_oneof.name), field.full_name
+        assert (field.enum_type and field.enum_type.full_name) == (other.enum_type and other.enum_type.full_name)
+        if field.message_type is not None:
+            same_fields(field.message_type, other.message_type, seen)
+
+
+def test_grpc_protos_have_tensorflow_servings_names_and_field_numbers():
+    from tensorflow.core.framework import types_pb2
+    from tensorflow.core.protobuf import meta_graph_pb2
+    from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2, predict_pb2
+
+    from fer.serving import protos
+    pairs = [(protos.ModelSpec, model_pb2.ModelSpec), (protos.PredictRequest, predict_pb2.PredictRequest),
+             (protos.PredictResponse, predict_pb2.PredictResponse),
+             (protos.GetModelMetadataRequest, get_model_metadata_pb2.GetModelMetadataRequest),
+             (protos.GetModelMetadataResponse, get_model_metadata_pb2.GetModelMetadataResponse),
+             (protos.SignatureDefMap, get_model_metadata_pb2.SignatureDefMap),
+             (protos.SignatureDef, meta_graph_pb2.SignatureDef)]
+    seen: set = set()
+    for mine, theirs in pairs:
+        same_fields(mine.DESCRIPTOR, theirs.DESCRIPTOR, seen)
+    assert {"tensorflow.TensorProto", "tensorflow.TensorShapeProto.Dim", "tensorflow.TensorInfo",
+            "tensorflow.serving.PredictRequest.InputsEntry"} <= seen
+    for name, number in protos.DATA_TYPES.items():
+        assert types_pb2.DataType.Value(name) == number
+    # a private pool and other file names: TensorFlow's own protos, loaded here too, are untouched
+    assert protos.TensorProto.DESCRIPTOR.file.name != "tensorflow/core/framework/tensor.proto"
+    assert protos.TensorProto.DESCRIPTOR.file.pool is not predict_pb2.DESCRIPTOR.pool
+
+
+def test_grpc_protos_read_and_write_what_tensorflow_does():
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    from fer.serving import protos
+    batch = np.random.default_rng(0).uniform(0, 255, (3, 48, 48, 1)).astype(np.float32)
+    request = protos.PredictRequest()
+    request.model_spec.name, request.model_spec.version.value = "fer_model", 7
+    request.model_spec.signature_name = "serving_default"
+    request.inputs["pixels"].CopyFrom(protos.tensor_proto(batch))
+    theirs = predict_pb2.PredictRequest.FromString(request.SerializeToString())
+    assert (theirs.model_spec.name, theirs.model_spec.version.value, theirs.model_spec.signature_name) == \
+           ("fer_model", 7, "serving_default")
+    assert theirs.model_spec.WhichOneof("version_choice") == "version"
+    np.testing.assert_array_equal(tf.make_ndarray(theirs.inputs["pixels"]), batch)
+    assert theirs.inputs["pixels"] == tf.make_tensor_proto(batch)  # the very bytes TensorFlow writes
+    labelled = protos.PredictRequest(model_spec=protos.ModelSpec(name="fer_model", version_label="stable"))
+    labelled_theirs = predict_pb2.PredictRequest.FromString(labelled.SerializeToString())
+    assert labelled_theirs.model_spec.WhichOneof("version_choice") == "version_label"
+    assert labelled_theirs.model_spec.version_label == "stable"
+
+    probabilities = np.random.default_rng(1).dirichlet(np.ones(7), 5).astype(np.float32)
+    as_values = tf.make_tensor_proto(probabilities)
+    as_values.ClearField("tensor_content")
+    as_values.float_val.extend(probabilities.ravel().tolist())
+    replies = {"tensor_content": tf.make_tensor_proto(probabilities), "float_val": as_values,
+               "one float_val, broadcast": tf.make_tensor_proto(0.25, tf.float32, [2, 7]),
+               "float64": tf.make_tensor_proto(probabilities.astype(np.float64))}
+    for case, tensor in replies.items():
+        reply = predict_pb2.PredictResponse()
+        reply.outputs["probabilities"].CopyFrom(tensor)
+        reply.model_spec.version.value = 1
+        mine = protos.PredictResponse.FromString(reply.SerializeToString())
+        assert mine.model_spec.version.value == 1
+        np.testing.assert_array_equal(protos.to_ndarray(mine.outputs["probabilities"]), tf.make_ndarray(tensor),
+                                      err_msg=case)

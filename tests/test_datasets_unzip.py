@@ -4,8 +4,9 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from fer.datasets import CATALOG, CLASS_NAMES, get_dataset
-from fer.unzip import ArchiveError, original_split, read_manifest, unpack_archive, write_manifest
+from fer.contract import CLASS_NAMES
+from fer.data.datasets import CATALOG, get_dataset
+from fer.data.unzip import ArchiveError, original_split, read_manifest, unpack_archive, write_manifest
 from tests.conftest import FER2013_LABELS, encode, face_image, make_fer2013_archive
 
 

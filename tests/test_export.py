@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fer.export import ExportMismatch, check_savedmodel, export_model, load_signature
-from fer.models import build_model
+from fer.learn.export import ExportMismatch, check_savedmodel, export_model, load_signature
+from fer.learn.models import build_model
 from tests.conftest import train_tiny_model
 
 
@@ -18,7 +18,7 @@ def trained_model():
 
 def test_export_writes_tf_serving_layout_that_matches_keras(trained_model, tmp_path):
     model, images = trained_model
-    report = export_model(model, tmp_path, "fer_model", 3, images[:32])
+    report = export_model(model, tmp_path / "fer_model" / "3", images[:32])
     version_dir = tmp_path / "fer_model" / "3"
     assert (version_dir / "saved_model.pb").is_file() and (version_dir / "variables").is_dir()
     assert (version_dir / "assets.extra" / "class_names.txt").read_text().split() == [
@@ -38,7 +38,7 @@ def test_export_writes_tf_serving_layout_that_matches_keras(trained_model, tmp_p
 
 def test_saved_model_cli_shows_the_serving_signature(trained_model, tmp_path):
     model, images = trained_model
-    export_model(model, tmp_path, "fer_model", 1, images[:8])
+    export_model(model, tmp_path / "fer_model" / "1", images[:8])
     cli = Path(sys.executable).with_name("saved_model_cli")
     shown = subprocess.run([str(cli), "show", "--all", "--dir", str(tmp_path / "fer_model" / "1")],
                            capture_output=True, text=True, check=True).stdout
@@ -49,7 +49,7 @@ def test_saved_model_cli_shows_the_serving_signature(trained_model, tmp_path):
 
 def test_export_check_catches_a_model_that_does_not_match(trained_model, tmp_path):
     model, images = trained_model
-    export_model(model, tmp_path, "fer_model", 1, images[:8])
+    export_model(model, tmp_path / "fer_model" / "1", images[:8])
     other = build_model("seed_baseline")
     with pytest.raises(ExportMismatch, match="fer_model/1"):
         check_savedmodel(other, tmp_path / "fer_model" / "1", images[:8])

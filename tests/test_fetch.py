@@ -2,8 +2,8 @@ import hashlib
 
 import pytest
 
-from fer.datasets import get_dataset
-from fer.fetch import FetchError, fetch_dataset
+from fer.data.datasets import get_dataset
+from fer.data.fetch import FetchError, fetch_dataset
 
 
 def test_fetch_copies_from_the_mirror_and_records_size_and_sha256(fer2013_mirror, tmp_path):

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from fer.models import MODELS, build_model
+from fer.learn.models import MODELS, build_model
 
 
 def test_seed_baseline_is_exactly_the_seed_network():

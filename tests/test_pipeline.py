@@ -4,10 +4,11 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-import yaml
+from dvc.utils.hydra import apply_overrides
 
 from tests.conftest import REPO
 
@@ -36,11 +37,10 @@ def project(tmp_path_factory) -> Path:
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, root / name)
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["fetch"].update(mirror=str(mirror), datasets=["fer2013"])
-    params["train"]["epochs"] = 1
-    params["models"]["vgg_small"].update(widths=[8, 16, 32], convs=[1, 2, 2])
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # set as `dvc exp run -S` sets values, so that params.yaml keeps the form DVC writes
+    apply_overrides(str(root / "params.yaml"), [f"fetch.mirror={mirror}", "fetch.datasets=[fer2013]", "train.epochs=1",
+                                                 "models.vgg_small.widths=[8,16,32]", "models.vgg_small.convs=[1,2,2]"])
+    (root / ".gitignore").write_text("/data/train_backup/\n")
     run(["git", "init", "-q"], root)
     run(["dvc", "init", "-q"], root)
     run(["dvc", "repro"], root)
@@ -51,12 +51,17 @@ def test_repro_produces_every_stage_output(project):
     raw = json.loads((project / "data/raw/fetch_report.json").read_text())
     assert raw["fer2013"]["bytes"] == (project / "data/raw/fer2013.zip").stat().st_size
     assert (project / "data/interim/manifest.csv").read_text().count("\n") == 1 + 7 * 12
-    assert json.loads((project / "metrics/split.json").read_text())["test"]["images"] == 7 * 4
-    metrics = json.loads((project / "metrics/evaluate.json").read_text())
-    assert metrics["test"]["images"] == 28 and 0.0 <= metrics["test"]["accuracy"] <= 1.0
-    assert set(metrics["test"]["per_class"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    assert json.loads((project / "metrics/details/split.json").read_text())["test"]["images"] == 7 * 4
+    details = json.loads((project / "metrics/details/evaluate.json").read_text())
+    assert details["test"]["images"] == 28 and 0.0 <= details["test"]["accuracy"] <= 1.0
+    assert set(details["test"]["per_class"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    headline = json.loads((project / "metrics/evaluate.json").read_text())
+    assert headline["fer2013_private_test"]["accuracy"] == details["test"]["accuracy"]  # FER-2013 alone here
+    assert set(headline) == {"fer2013_private_test", "fer2013_public_test", "pooled_test"}
     assert (project / "plots/confusion.csv").read_text().count("\n") == 1 + 28
-    assert (project / "plots/training_log.csv").read_text().splitlines()[0].startswith("epoch,accuracy")
+    assert (project / "plots/per_class.csv").read_text().count("\n") == 1 + 7
+    assert (project / "plots/training/eval/accuracy.tsv").read_text().splitlines()[0] == "step\taccuracy"
+    assert json.loads((project / "metrics/train.json").read_text())["epochs"] == 1
     assert (project / "plots/confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert (project / "serving/models/fer_model/1/saved_model.pb").is_file()
     assert json.loads((project / "metrics/export.json").read_text())["max_abs_difference"] <= 1e-5
@@ -75,13 +80,43 @@ def test_experiment_with_changed_param_is_compared_by_metrics_and_plots_diff(pro
     run(["git", "commit", "-qm", "baseline"], project)
     output = run(["dvc", "exp", "run", "-S", "train.epochs=2", "-S", "train.lr=5e-4"], project)
     assert "Running stage 'train'" in output and "Running stage 'fetch'" not in output
-    log = (project / "plots/training_log.csv").read_text().splitlines()
+    log = (project / "plots/training/train/loss.tsv").read_text().splitlines()
     assert len(log) == 1 + 2
     diff = json.loads(run(["dvc", "params", "diff", "--json"], project))
     assert (diff["params.yaml"]["train.epochs"]["old"], diff["params.yaml"]["train.epochs"]["new"]) == (1, 2)
     metrics = json.loads(run(["dvc", "metrics", "diff", "--all", "--json"], project))
-    assert "test.accuracy" in metrics["metrics/evaluate.json"]
+    assert "fer2013_private_test.accuracy" in metrics["metrics/evaluate.json"]
+    assert "eval.accuracy" in metrics["metrics/train.json"]
     run(["dvc", "plots", "diff", "HEAD", "-o", "plots_diff"], project)
     assert (project / "plots_diff/index.html").stat().st_size > 1000
     workspace, baseline = json.loads(run(["dvc", "exp", "show", "--json"], project))
     assert workspace["rev"] == "workspace" and len(baseline["experiments"]) == 1
+    changed = [line for line in run(["git", "diff", "-U0", "params.yaml"], project).splitlines()
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert sorted(changed) == ["+  epochs: 2", "+  lr: 0.0005", "-  epochs: 1", "-  lr: 0.001"]
+
+
+def test_a_queued_sweep_runs_each_learning_rate_as_an_experiment(project):
+    run(["git", "checkout", "-q", "--", "."], project)
+    run(["dvc", "exp", "run", "--queue", "-S", "train.lr=0.002,0.0002"], project)
+    run(["dvc", "queue", "start"], project)
+    deadline = time.time() + 600
+    while "Queued" in (status := run(["dvc", "queue", "status"], project)) or "Running" in status:
+        assert time.time() < deadline, status
+        time.sleep(2)
+    assert status.count("Success") == 2, status
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], project))
+    rates = {exp["data"]["params"]["params.yaml"]["data"]["train"]["lr"]: exp["data"]["metrics"]
+             for experiment in shown[-1]["experiments"] for exp in experiment["revs"]
+             if "metrics/train.json" in exp["data"]["metrics"]}
+    assert {0.002, 0.0002} <= set(rates)
+
+
+def test_real_params_keep_their_form_when_dvc_sets_a_value(tmp_path):
+    """`dvc exp run -S train.lr=5e-4` rewrites params.yaml through DVC's apply_overrides: only that line changes."""
+    copy = tmp_path / "params.yaml"
+    shutil.copy(REPO / "params.yaml", copy)
+    apply_overrides(str(copy), ["train.lr=5e-4"])
+    before, after = (REPO / "params.yaml").read_text().splitlines(), copy.read_text().splitlines()
+    assert len(before) == len(after)
+    assert [(old, new) for old, new in zip(before, after) if old != new] == [("  lr: 0.001", "  lr: 0.0005")]

@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer.aggregate import compare, load_summaries, player_rows, write_aggregate, write_comparison
-from fer.analytics import AnalysisSettings, smooth, summarize
-from fer.client import LocalModel
-from fer.datasets import CLASS_NAMES
-from fer.events import Event, EventsError, load_events
+from fer.contract import CLASS_NAMES
 from fer.faces import FaceDetector, crop_face
-from fer.sessions import analyze_many, analyze_session
-from fer.video import RecordingError, open_recording
+from fer.playtest.aggregate import compare, load_summaries, player_rows, write_aggregate, write_comparison
+from fer.playtest.analytics import AnalysisSettings, smooth, summarize
+from fer.playtest.events import Event, EventsError, load_events
+from fer.playtest.sessions import analyze_many, analyze_session
+from fer.playtest.video import RecordingError, open_recording
+from fer.serving.client import LocalModel
 from tests.conftest import REPO, SHARED_DATASETS
 
 MODEL = REPO / "serving/models/fer_model"
@@ -202,7 +202,7 @@ def test_aggregate_and_ab_comparison_flag_a_real_difference(session, tmp_path):
 
 
 def test_analysis_through_a_model_server_matches_the_in_process_model(session, tmp_path):
-    from fer.client import open_model
+    from fer.serving.client import open_model
     from tests.test_server import start_server
     folder, out = session
     process, url, grpc_url = start_server([f"--model_base_path={MODEL}"], tmp_path / "server.log")

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer.analytics import CIRCUMPLEX, PROBABILITY_COLUMNS, AnalysisSettings, smooth, summarize
-from fer.client import LocalModel
-from fer.datasets import CLASS_NAMES
-from fer.events import Event, EventsError, load_events
-from fer.sessions import analyze_session
-from fer.video import RecordingError, open_recording
+from fer.contract import CLASS_NAMES
+from fer.playtest.analytics import AnalysisSettings, CIRCUMPLEX, PROBABILITY_COLUMNS, smooth, summarize
+from fer.playtest.events import Event, EventsError, load_events
+from fer.playtest.sessions import analyze_session
+from fer.playtest.video import RecordingError, open_recording
+from fer.serving.client import LocalModel
 from tests.conftest import REPO
 
 

@@ -8,11 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
-from fer.datasets import CATALOG, CLASS_NAMES, get_dataset
-from fer.dedup import duplicate_groups, perceptual_hashes
-from fer.preprocess import preprocess
-from fer.split import split_dataset
-from fer.unzip import unpack_archive
+from fer.contract import CLASS_NAMES
+from fer.data.datasets import CATALOG, get_dataset
+from fer.data.dedup import duplicate_groups, perceptual_hashes
+from fer.data.preprocess import preprocess
+from fer.data.split import split_dataset
+from fer.data.unzip import unpack_archive
 from tests.conftest import encode, face_image, make_fer2013_archive
 
 LAYOUTS = {  # archive members per dataset, following each Kaggle archive's layout (issue #3's table)

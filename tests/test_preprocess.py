@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fer.preprocess import UnreadableImage, load_arrays, load_face, preprocess, save_arrays
+from fer.arrays import load_arrays, save_arrays
+from fer.data.preprocess import UnreadableImage, load_face, preprocess
 from tests.conftest import encode, face_image
 
 

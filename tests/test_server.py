@@ -1,4 +1,4 @@
-"""`fer serve` as a real process on loopback, called over real HTTP and gRPC by fer.client."""
+"""`fer serve` as a real process on loopback, called over real HTTP and gRPC by fer.serving.client."""
 from __future__ import annotations
 
 import json
@@ -17,9 +17,9 @@ import requests
 import tensorflow as tf
 from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
 
-from fer.client import GrpcClient, RestClient, connect
-from fer.export import load_signature
-from fer.model_repository import ServingError
+from fer.contract import ServingError
+from fer.learn.export import load_signature
+from fer.serving.client import GrpcClient, RestClient, connect
 from tests.conftest import REPO
 
 

@@ -6,8 +6,9 @@ import tensorflow as tf
 import yaml
 from google.protobuf import text_format
 
+from fer.contract import MODEL_NAME
 from fer.params import load_params
-from fer.serving_config import (ConfigError, MonitoringConfig, load_batching_parameters, load_model_server_config,
+from fer.serving.config import (ConfigError, MonitoringConfig, load_batching_parameters, load_model_server_config,
                                 load_monitoring_config)
 from tests.conftest import REPO
 
@@ -24,7 +25,8 @@ def flags(arguments: list[str]) -> dict[str, str]:
 def test_model_config_names_the_exported_model_and_version():
     export = load_params()["export"]
     (model,) = load_model_server_config(SERVING / "models.config").model_config_list.config
-    assert model.name == export["model_name"] == "fer_model"
+    assert model.name == MODEL_NAME == "fer_model"
+    assert f"serving/models/{model.name} " in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["export"]["cmd"]
     assert model.base_path == f"/models/{model.name}"
     assert model.model_version_policy.latest.num_versions == 2
     stable = model.version_labels["stable"]

@@ -3,7 +3,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from fer.split import balance_indices, class_weights, official_split, random_split, split_dataset
+from fer.data.split import balance_indices, class_weights, official_split, random_split, split_dataset
 
 
 def labelled(counts):

@@ -1,15 +1,19 @@
 """Training pieces: the backend-agnostic batches, EMA, and the GPU profile run for a few steps here."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import warnings
+from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
+from fer.learn.profiles import apply_profile, load_profile, set_flags
+from fer.learn.training import Batches, make_optimizer, publish_log, train, warn_if_bfloat16_is_emulated
 from fer.params import load_params
-from fer.profiles import apply_profile, load_profile, set_flags
-from fer.training import Batches, make_optimizer, train, warn_if_bfloat16_is_emulated
 from tests.conftest import REPO, face_image, fit_tiny_model
 
 
@@ -62,7 +66,7 @@ def test_sgd_decays_weights_and_learns_the_synthetic_faces():
     assert losses[-1] < losses[0]
 
 
-def test_the_gpu_profile_trains_a_few_steps_on_cpu(tmp_path):
+def test_the_gpu_profile_trains_a_few_steps_on_cpu(tmp_path, capsys):
     params = apply_profile(load_params(REPO / "params.yaml"), load_profile("gpu"))
     flags = set_flags(load_profile("gpu"))
     assert flags[:2] == ["-S", "train.model=\"vgg_small\""] and all(" " not in f for f in flags)
@@ -70,14 +74,60 @@ def test_the_gpu_profile_trains_a_few_steps_on_cpu(tmp_path):
     assert options["ema"] and options["augment"]["erasing"] > 0 and options["precision"] == "mixed_float16"
     images = np.stack([face_image(i % 7, i) for i in range(16)])
     data = {"images": images, "labels": np.arange(16) % 7}
-    model = train(data, data, options, params["models"]["vgg_small"], "none", tmp_path / "log.csv",
-                  tmp_path / "backup")
+    model, live_dir = train(data, data, options, params["models"]["vgg_small"], "none", tmp_path / "backup")
     assert model.count_params() > 10_000_000 and model.dtype_policy.name == "float32"
     probabilities = model.predict(images[:2, ..., None].astype(np.float32), verbose=0)
     assert probabilities.shape == (2, 7) and np.isfinite(probabilities).all()
-    header, row = (tmp_path / "log.csv").read_text().splitlines()
-    speed = dict(zip(header.split(","), row.split(",")))["images_per_second"]
-    assert float(speed) > 0
+    speed = re.search(r"epoch 1: ([0-9.]+) training images/s", capsys.readouterr().out)
+    assert speed and float(speed.group(1)) > 0
+    assert "images_per_second" not in (live_dir / "metrics.json").read_text()  # a speed is a log line
+
+
+def tiny_training(epochs: int, tmp_path: Path):
+    images = np.stack([face_image(i % 7, i) for i in range(28)])
+    data = {"images": images, "labels": np.arange(28) % 7}
+    options = dict(seed=0, model="vgg_small", epochs=epochs, batch_size=14, precision="float32", lr=1e-3,
+                   lr_schedule="cosine", warmup_epochs=0, optimizer="adamw", weight_decay=0.0, ema=None,
+                   label_smoothing=0.0, augment={})
+    return train(data, data, options, dict(widths=[4], convs=[1], dropout=0.0), "none", tmp_path / "backup")
+
+
+def test_training_logs_each_epoch_with_dvclive_and_publishes_its_curves(tmp_path):
+    model, live_dir = tiny_training(3, tmp_path)
+    metrics = json.loads((live_dir / "metrics.json").read_text())
+    assert metrics["epochs"] == 3 and metrics["step"] == 2
+    assert set(metrics["train"]) == set(metrics["eval"]) == {"accuracy", "loss"}
+    publish_log(live_dir, tmp_path / "metrics" / "train.json", tmp_path / "curves")
+    assert json.loads((tmp_path / "metrics" / "train.json").read_text()) == metrics
+    header, *rows = (tmp_path / "curves" / "eval" / "accuracy.tsv").read_text().splitlines()
+    assert header == "step\taccuracy" and [row.split("\t")[0] for row in rows] == ["0", "1", "2"]
+    assert float(rows[-1].split("\t")[1]) == pytest.approx(metrics["eval"]["accuracy"])
+
+
+def test_a_resumed_run_continues_the_dvclive_curves_from_its_backup(tmp_path):
+    """A run cut off after epoch 2 of 4 (its backup holds epoch 2, its log one more step) resumes at epoch 3."""
+    class CutOff(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    original_fit = keras.Model.fit
+
+    def fit_then_cut(self, *args, callbacks=(), **kwargs):
+        return original_fit(self, *args, callbacks=[*callbacks, CutOff()], **kwargs)
+
+    keras.Model.fit = fit_then_cut
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tiny_training(4, tmp_path)
+    finally:
+        keras.Model.fit = original_fit
+    (live_dir,) = (tmp_path / "backup").glob("*-log")
+    assert len((live_dir / "plots/metrics/train/loss.tsv").read_text().splitlines()) == 1 + 2
+    _, live_dir = tiny_training(4, tmp_path)
+    steps = [row.split("\t")[0] for row in (live_dir / "plots/metrics/train/loss.tsv").read_text().splitlines()[1:]]
+    assert steps == ["0", "1", "2", "3"]
+    assert json.loads((live_dir / "metrics.json").read_text())["epochs"] == 4
 
 
 def test_training_runs_on_jax_without_tensorflow(tmp_path):
@@ -94,18 +144,18 @@ import os
 import numpy as np
 import pytest
 from pathlib import Path
-from fer.training import train
+from fer.learn.training import train
 data = {{"images": np.random.default_rng(0).integers(0, 256, (32, 48, 48), dtype=np.uint8),
          "labels": np.arange(32) % 7}}
 options = dict(seed=0, model="vgg_small", epochs=1, batch_size=16, precision="float32", lr=1e-3,
                lr_schedule="cosine", warmup_epochs=0, optimizer="sgd", weight_decay=5e-4, ema=0.99,
                label_smoothing=0.1,
                augment=dict(flip=True, shift=0.1, rotation=0.05, zoom=0.1, erasing=0.5))
-model = train(data, data, options, dict(widths=[8, 16], convs=[1, 1], dropout=0.1), "none",
-              Path({str(tmp_path)!r}) / "log.csv", Path({str(tmp_path)!r}) / "backup")
+model, _ = train(data, data, options, dict(widths=[8, 16], convs=[1, 1], dropout=0.1), "none",
+                 Path({str(tmp_path)!r}) / "backup")
 assert model.predict(data["images"][:2, ..., None].astype("float32"), verbose=0).shape == (2, 7)
 model.save(Path({str(tmp_path)!r}) / "fer.keras")  # as stages/train.py saves it, for evaluate and export
-import fer.preprocess  # stages/train.py's other import
+import fer.arrays  # stages/train.py's other import
 assert "tensorflow" not in sys.modules, "TensorFlow was imported"
 """
     run = subprocess.run([sys.executable, "-c", script], env={**os.environ, "KERAS_BACKEND": "jax"},

@@ -1,7 +1,7 @@
 import numpy as np
 
-from fer.models import build_model
-from fer.tta import Rotate, inference_model
+from fer.learn.models import build_model
+from fer.learn.tta import Rotate, inference_model
 from tests.conftest import face_image
 
 

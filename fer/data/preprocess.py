@@ -1,0 +1,110 @@
+"""Preprocess stage: every image becomes one 48x48 grayscale face; duplicates across datasets go.
+
+Images of datasets that are not tight face crops are cropped to the face that the playtest
+analytics' detector finds (fer.faces); unreadable images and images without a face are skipped,
+counted per dataset and listed. Then fer.data.dedup removes other datasets' copies of the same faces.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from fer.contract import CLASS_NAMES
+from fer.data.datasets import get_dataset
+from fer.data.dedup import duplicate_groups, keep_mask, perceptual_hashes
+from fer.faces import FaceDetector, crop_face
+
+JPEG_END = b"\xff\xd9"
+PNG_END = b"IEND\xaeB`\x82"
+
+
+class UnreadableImage(ValueError):
+    pass
+
+
+def _looks_truncated(data: bytes) -> bool:
+    """OpenCV decodes a cut-off JPEG into a half-grey image without failing, so check the end markers."""
+    if data[:2] == b"\xff\xd8":
+        return not data.rstrip(b"\x00").endswith(JPEG_END)
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return not data.endswith(PNG_END)
+    return False
+
+
+def load_face(data: bytes, size: int, detector: FaceDetector | None = None) -> np.ndarray:
+    """Decodes image bytes to a size x size uint8 grayscale array, cropped to the largest face if a
+    detector is given."""
+    if not data:
+        raise UnreadableImage("empty file")
+    if _looks_truncated(data):
+        raise UnreadableImage("truncated file")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise UnreadableImage("not a decodable image")
+    if detector is not None:
+        boxes = detector.detect(image)
+        if not boxes:
+            raise UnreadableImage("no face found")
+        image = crop_face(image, max(boxes, key=lambda box: box.w * box.h))
+    if image.shape != (size, size):
+        interpolation = cv2.INTER_AREA if min(image.shape) > size else cv2.INTER_LINEAR
+        image = cv2.resize(image, (size, size), interpolation=interpolation)
+    return image
+
+
+def preprocess(manifest: list[dict], interim_dir: Path, size: int, detect_faces: str = "auto",
+               dedup_distance: int | None = 4, dataset_order: list[str] | None = None
+               ) -> tuple[dict[str, np.ndarray], dict, list[str]]:
+    """Loads every image of the manifest; returns the arrays, a report of counts, and the skipped files.
+
+    ``detect_faces``: ``auto`` crops faces in datasets that are not face crops, ``always``, ``never``.
+    ``dedup_distance``: the largest pHash distance between duplicates, None to keep duplicates.
+    """
+    if detect_faces not in ("auto", "always", "never"):
+        raise ValueError(f"preprocess.detect_faces must be auto, always or never, not {detect_faces!r}")
+    detector = FaceDetector() if detect_faces != "never" else None
+    images, kept = [], []
+    skipped: Counter = Counter()
+    skipped_files = []
+    for row in tqdm(manifest, desc="preprocess", unit="img", mininterval=2):
+        path = interim_dir / row["path"]
+        crop = detect_faces == "always" or (detect_faces == "auto" and not get_dataset(row["dataset"]).face_crops)
+        try:
+            images.append(load_face(path.read_bytes(), size, detector if crop else None))
+        except UnreadableImage as err:
+            skipped[f"{row['dataset']}: {err}"] += 1
+            skipped_files.append(f"{row['path']}: {err}")
+            continue
+        kept.append(row)
+    arrays = {
+        "images": np.stack(images) if images else np.zeros((0, size, size), np.uint8),
+        "labels": np.array([CLASS_NAMES.index(row["label"]) for row in kept], np.int64),
+        "ids": np.array([row["path"] for row in kept]),
+        "datasets": np.array([row["dataset"] for row in kept]),
+        "splits": np.array([row["split"] for row in kept]),
+    }
+    dedup_report = {}
+    if dedup_distance is not None and len(set(arrays["datasets"])) > 1:
+        started = time.perf_counter()
+        groups = duplicate_groups(perceptual_hashes(arrays["images"]), dedup_distance)
+        keep, labels, dedup_report = keep_mask(groups, arrays["datasets"], arrays["labels"], arrays["ids"],
+                                               dataset_order or sorted(set(arrays["datasets"])))
+        arrays = {key: value[keep] for key, value in dict(arrays, labels=labels).items()}
+        print(f"deduplicated {len(keep)} faces in {time.perf_counter() - started:.2f} s")  # a log, not a metric
+    report = {
+        "images": int(len(arrays["labels"])),
+        "skipped": sum(skipped.values()),
+        "skipped_by_reason": dict(sorted(skipped.items())),
+        "per_label": {name: int((arrays["labels"] == i).sum()) for i, name in enumerate(CLASS_NAMES)},
+        "per_dataset": {str(name): {label: int(((arrays["datasets"] == name) & (arrays["labels"] == i)).sum())
+                                    for i, label in enumerate(CLASS_NAMES)}
+                        for name in sorted(set(arrays["datasets"]))},
+    }
+    if dedup_report:
+        report["deduplication"] = dedup_report
+    return arrays, report, skipped_files

@@ -1,0 +1,1 @@
+"""Learning: the model registry, training, test-time views, evaluation and export to a SavedModel."""

@@ -1,0 +1,134 @@
+"""Across sessions: statistics per segment with confidence intervals, and A/B comparison of two builds.
+
+The unit is a player in a session (one row per player and segment). Means come with 95% Student-t
+confidence intervals; builds are compared with Welch's t-test per segment and measure, and the
+Benjamini-Hochberg procedure controls the false discovery rate over all of those tests, so a flagged
+difference is unlikely to be one of the many chance differences that so many comparisons produce.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from fer.contract import CLASS_NAMES
+from fer.playtest import report
+
+MEASURES = ["valence", "arousal", "face_visible_ratio", *CLASS_NAMES]
+WHOLE_SESSION = "(whole session)"
+
+
+def load_summaries(paths: list[Path]) -> list[dict]:
+    """summary.json files, or folders holding them at any depth."""
+    files = []
+    for path in map(Path, paths):
+        files += sorted(path.rglob("summary.json")) if path.is_dir() else [path]
+    if not files:
+        raise FileNotFoundError(f"no summary.json under {', '.join(map(str, paths))}")
+    return [json.loads(f.read_text()) for f in files]
+
+
+def player_rows(summaries: list[dict]) -> pd.DataFrame:
+    """One row per session, player and segment (including the whole session), with every measure."""
+    rows = []
+    for summary in summaries:
+        for player, player_stats in summary["per_player"].items():
+            for segment in [{"segment": WHOLE_SESSION, **player_stats}, *player_stats["segments"]]:
+                if segment["face_frames"] == 0:
+                    continue
+                rows.append({"session": summary["session"], "build": summary.get("build"), "player": player,
+                             "segment": segment["segment"], "valence": segment["valence"],
+                             "arousal": segment["arousal"], "face_visible_ratio": segment["face_visible_ratio"],
+                             **segment["emotion_share"]})
+    return pd.DataFrame(rows, columns=["session", "build", "player", "segment", *MEASURES])
+
+
+def _mean_ci(values: pd.Series) -> tuple[float, float, float]:
+    values = values.dropna()
+    mean = float(values.mean()) if len(values) else np.nan
+    if len(values) < 2:
+        return mean, np.nan, np.nan
+    half = float(stats.sem(values) * stats.t.ppf(0.975, len(values) - 1))
+    return mean, mean - half, mean + half
+
+
+def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per segment and measure: number of players, mean and its 95% confidence interval."""
+    out = []
+    for segment, group in rows.groupby("segment", sort=False):
+        for measure in MEASURES:
+            mean, low, high = _mean_ci(group[measure])
+            out.append({"segment": segment, "measure": measure, "n": int(group[measure].notna().sum()),
+                        "mean": mean, "ci_low": low, "ci_high": high})
+    return pd.DataFrame(out)
+
+
+def compare(rows_a: pd.DataFrame, rows_b: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Build B minus build A per segment and measure, Welch's t-test, Benjamini-Hochberg q-values."""
+    out = []
+    for segment in [s for s in rows_a.segment.unique() if s in set(rows_b.segment)]:
+        a, b = rows_a[rows_a.segment == segment], rows_b[rows_b.segment == segment]
+        for measure in MEASURES:
+            x, y = a[measure].dropna(), b[measure].dropna()
+            p = np.nan
+            if len(x) >= 2 and len(y) >= 2 and (x.var() > 0 or y.var() > 0):
+                p = float(stats.ttest_ind(y, x, equal_var=False).pvalue)
+            out.append({"segment": segment, "measure": measure, "n_a": len(x), "n_b": len(y),
+                        "mean_a": float(x.mean()), "mean_b": float(y.mean()),
+                        "difference": float(y.mean() - x.mean()), "p": p})
+    table = pd.DataFrame(out)
+    tested = table.p.notna()
+    table["q"] = np.nan
+    if tested.any():
+        table.loc[tested, "q"] = stats.false_discovery_control(table.loc[tested, "p"])
+    table["significant"] = table.q < alpha
+    return table
+
+
+def write_aggregate(summaries: list[dict], out_dir: Path) -> pd.DataFrame:
+    rows = player_rows(summaries)
+    table = aggregate(rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir / "aggregate.csv", index=False, float_format="%.5f")
+    (out_dir / "aggregate.json").write_text(json.dumps({
+        "sessions": len(summaries), "players": int(rows[["session", "player"]].drop_duplicates().shape[0]),
+        "segments": json.loads(table.to_json(orient="records"))}, indent=2) + "\n")
+    shares = table[table.measure.isin(CLASS_NAMES)].pivot(index="segment", columns="measure", values="mean")
+    shares = shares.reindex(index=list(dict.fromkeys(table.segment)), columns=list(CLASS_NAMES))
+    sections = [
+        ("Emotions per segment", report.figure_html(report.share_bars_figure(
+            shares, f"mean share of time over {len(summaries)} sessions"), "emotions per segment")),
+        ("Valence and arousal (mean, 95% CI)", report.table_html(table[table.measure.isin(["valence", "arousal"])])),
+        ("Every measure", report.table_html(table)),
+    ]
+    (out_dir / "aggregate.html").write_text(report.page("Playtest sessions: aggregate", sections))
+    return table
+
+
+def write_comparison(summaries_a: list[dict], summaries_b: list[dict], out_dir: Path,
+                     names: tuple[str, str] = ("A", "B")) -> pd.DataFrame:
+    table = compare(player_rows(summaries_a), player_rows(summaries_b))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir / "comparison.csv", index=False, float_format="%.5f")
+    (out_dir / "comparison.json").write_text(json.dumps({
+        "builds": {"a": names[0], "b": names[1]}, "sessions": {"a": len(summaries_a), "b": len(summaries_b)},
+        "significant": json.loads(table[table.significant].to_json(orient="records")),
+        "all": json.loads(table.to_json(orient="records"))}, indent=2) + "\n")
+    sections = [("Significant differences (Benjamini-Hochberg q < 0.05)",
+                 report.table_html(table[table.significant]) if table.significant.any() else "<p>none</p>"),
+                (f"Every segment and measure: {names[1]} minus {names[0]}",
+                 report.table_html(table, highlight=table.significant))]
+    figure_rows = table[table.measure == "valence"]
+    if not figure_rows.empty:
+        figure, axis = report.plt.subplots(figsize=(9, 0.45 * len(figure_rows) + 1.2))
+        axis.barh(figure_rows.segment, figure_rows.difference,
+                  color=["#d9a400" if s else "#9bb" for s in figure_rows.significant])
+        axis.axvline(0, color="k", lw=0.8)
+        axis.invert_yaxis()
+        axis.set_xlabel(f"valence: {names[1]} minus {names[0]} (yellow: significant)")
+        sections.insert(0, ("Valence difference per segment", report.figure_html(figure, "valence difference")))
+    (out_dir / "comparison.html").write_text(report.page(f"Playtest builds: {names[0]} vs {names[1]}", sections))
+    return table

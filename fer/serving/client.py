@@ -1,0 +1,199 @@
+"""Clients for a served model: TensorFlow Serving's REST and gRPC APIs, chosen by URL.
+
+``connect("http://host:8501")`` talks REST, ``connect("grpc://host:8500")`` gRPC; both answer
+``predict(pixels)`` with the probabilities, whichever server (TF Serving or `fer serve`) is behind
+the URL. Large requests are cut into batches; 503 / UNAVAILABLE is retried with back-off; every
+other failure raises ServingError carrying the server's own message.
+
+Neither client imports TensorFlow or Keras: REST is JSON, and gRPC uses the wire-compatible
+messages of fer.serving.protos rather than ``tensorflow_serving.apis`` (whose protos import all of
+TensorFlow). Only LocalModel, which runs the SavedModel in-process, imports TensorFlow, when made.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Protocol
+
+import grpc
+import numpy as np
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from fer.contract import INPUT_NAME, MODEL_NAME, OUTPUT_NAME, SIGNATURE, ServingError, versions_on_disk
+from fer.serving import protos
+
+class ModelClient(Protocol):
+    def predict(self, pixels: np.ndarray) -> np.ndarray: ...
+
+
+def _batches(pixels: np.ndarray, batch_size: int):
+    pixels = np.asarray(pixels, dtype=np.float32)
+    for start in range(0, len(pixels), batch_size):
+        yield pixels[start:start + batch_size]
+
+
+class RestClient:
+    """TensorFlow Serving's REST API: ``instances`` (row) or ``inputs`` (columnar) requests."""
+
+    def __init__(self, url: str, model: str = MODEL_NAME, version: int | None = None, label: str | None = None,
+                 signature_name: str = SIGNATURE, columnar: bool = False, timeout_s: float = 30.0,
+                 retries: int = 3, batch_size: int = 256):
+        self.base = url.rstrip("/") + f"/v1/models/{model}"
+        if version is not None:
+            self.base += f"/versions/{version}"
+        elif label is not None:
+            self.base += f"/labels/{label}"
+        self.signature_name, self.columnar = signature_name, columnar
+        self.timeout_s, self.batch_size = timeout_s, batch_size
+        self.session = requests.Session()
+        retry = Retry(total=retries, connect=retries, read=0, status=retries, status_forcelist=[503],
+                      allowed_methods=None, backoff_factor=0.2, raise_on_status=False)
+        self.session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=64))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry, pool_maxsize=64))
+
+    def _call(self, method: str, suffix: str, body: dict | None = None) -> dict:
+        url = self.base + suffix
+        try:
+            reply = self.session.request(method, url, data=None if body is None else json.dumps(body),
+                                         headers={"Content-Type": "application/json"}, timeout=self.timeout_s)
+        except requests.RequestException as error:
+            raise ServingError("UNAVAILABLE", f"{url}: {error}") from None
+        try:
+            content = reply.json()
+        except ValueError:
+            content = {"error": reply.text[:500]}
+        if not reply.ok:
+            raise ServingError(str(reply.status_code), f"{url}: HTTP {reply.status_code}: "
+                                                       f"{content.get('error', content)}")
+        return content
+
+    def status(self) -> dict:
+        return self._call("GET", "")
+
+    def metadata(self) -> dict:
+        return self._call("GET", "/metadata")
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        results = []
+        for batch in _batches(pixels, self.batch_size):
+            key = "inputs" if self.columnar else "instances"
+            reply = self._call("POST", ":predict", {"signature_name": self.signature_name, key: batch.tolist()})
+            results.append(np.asarray(reply["outputs" if self.columnar else "predictions"], dtype=np.float32))
+        return np.concatenate(results) if results else np.zeros((0, 7), np.float32)
+
+
+class GrpcClient:
+    """TensorFlow Serving's gRPC PredictionService, with the channel retrying UNAVAILABLE.
+
+    The methods are called through grpc's generic API with fer.serving.protos' messages, so no
+    TensorFlow is imported; float32 batches travel as ``tensor_content`` (little-endian bytes).
+    """
+
+    def __init__(self, target: str, model: str = MODEL_NAME, version: int | None = None,
+                 label: str | None = None, signature_name: str = SIGNATURE, timeout_s: float = 30.0,
+                 retries: int = 3, batch_size: int = 256):
+        options = [("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                   ("grpc.max_send_message_length", 64 * 1024 * 1024)]
+        if retries:  # gRPC allows 2 to 5 attempts
+            retry_policy = {"methodConfig": [{
+                "name": [{"service": "tensorflow.serving.PredictionService"}],
+                "retryPolicy": {"maxAttempts": min(retries + 1, 5), "initialBackoff": "0.2s", "maxBackoff": "2s",
+                                "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}]}
+            options += [("grpc.service_config", json.dumps(retry_policy)), ("grpc.enable_retries", 1)]
+        self.channel = grpc.insecure_channel(target, options=options)
+        self._predict = self.channel.unary_unary(
+            protos.PREDICT, request_serializer=protos.PredictRequest.SerializeToString,
+            response_deserializer=protos.PredictResponse.FromString)
+        self._get_model_metadata = self.channel.unary_unary(
+            protos.GET_MODEL_METADATA, request_serializer=protos.GetModelMetadataRequest.SerializeToString,
+            response_deserializer=protos.GetModelMetadataResponse.FromString)
+        self.target, self.model, self.version, self.label = target, model, version, label
+        self.signature_name, self.timeout_s, self.batch_size = signature_name, timeout_s, batch_size
+
+    def _spec(self, spec) -> None:
+        spec.name = self.model
+        if self.version is not None:
+            spec.version.value = self.version
+        elif self.label is not None:
+            spec.version_label = self.label
+
+    def _call(self, method, request):
+        try:
+            return method(request, timeout=self.timeout_s)
+        except grpc.RpcError as error:
+            raise ServingError(error.code().name, f"{self.target}: {error.code().name}: {error.details()}") from None
+
+    def metadata(self):
+        """The GetModelMetadataResponse (a fer.serving.protos message): ``model_spec`` and
+        ``metadata["signature_def"]``, a google.protobuf.Any holding a tensorflow.serving.SignatureDefMap;
+        ``signature_defs()`` unpacks it."""
+        request = protos.GetModelMetadataRequest(metadata_field=["signature_def"])
+        self._spec(request.model_spec)
+        return self._call(self._get_model_metadata, request)
+
+    def signature_defs(self):
+        """The model's SignatureDefMap (protos.SignatureDefMap: each signature's method name, and its inputs'
+        and outputs' dtype and shape), unpacked from ``metadata()``."""
+        signatures = protos.SignatureDefMap()
+        if not self.metadata().metadata["signature_def"].Unpack(signatures):
+            raise ServingError("INTERNAL", f"{self.target}: metadata['signature_def'] is not a SignatureDefMap")
+        return signatures
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        results = []
+        for batch in _batches(pixels, self.batch_size):
+            request = protos.PredictRequest()
+            self._spec(request.model_spec)
+            request.model_spec.signature_name = self.signature_name
+            request.inputs[INPUT_NAME].CopyFrom(protos.tensor_proto(batch))
+            reply = self._call(self._predict, request)
+            if OUTPUT_NAME not in reply.outputs:
+                raise ServingError("INTERNAL", f"{self.target}: the reply has outputs {sorted(reply.outputs)},"
+                                               f" not {OUTPUT_NAME!r}")
+            try:
+                results.append(protos.to_ndarray(reply.outputs[OUTPUT_NAME]).astype(np.float32, copy=False))
+            except ValueError as error:
+                raise ServingError("INTERNAL", f"{self.target}: output {OUTPUT_NAME!r}: {error}") from None
+        return np.concatenate(results) if results else np.zeros((0, 7), np.float32)
+
+
+def connect(url: str, **options) -> RestClient | GrpcClient:
+    """A client for ``http(s)://host:port`` (REST) or ``grpc://host:port`` (gRPC)."""
+    if url.startswith("grpc://"):
+        return GrpcClient(url.removeprefix("grpc://"), **options)
+    if url.startswith(("http://", "https://")):
+        return RestClient(url, **options)
+    raise ValueError(f"model server URL {url!r} must start with http://, https:// or grpc://")
+
+
+class LocalModel:
+    """The exported SavedModel called in-process: a version folder, or the highest version under a base path."""
+
+    def __init__(self, path: str | Path):
+        import tensorflow as tf
+
+        from fer.learn.export import load_signature
+        path = Path(path)
+        if not (path / "saved_model.pb").is_file():
+            versions = versions_on_disk(path)
+            if not versions:
+                raise ServingError("NOT_FOUND", f"{path}: no SavedModel there (expected saved_model.pb or"
+                                                f" numbered version folders)")
+            path = path / str(versions[-1])
+        self.path, self._tf = path, tf
+        self.signature = load_signature(path)
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        outputs = self.signature(**{INPUT_NAME: self._tf.constant(np.asarray(pixels, dtype=np.float32))})
+        return outputs[OUTPUT_NAME].numpy()
+
+
+def open_model(where: str | Path) -> ModelClient:
+    """A model server URL (see ``connect``) or a SavedModel path, checked with one prediction."""
+    model = connect(str(where)) if str(where).startswith(("http://", "https://", "grpc://")) else LocalModel(where)
+    probabilities = model.predict(np.zeros((1, 48, 48, 1), np.float32))
+    if probabilities.shape != (1, 7):
+        raise ServingError("FAILED_PRECONDITION", f"{where}: the model returns shape {probabilities.shape}, not [1, 7]")
+    return model
