@@ -70,7 +70,7 @@ def inference_rates(name: str, params: dict) -> tuple[float, float]:
 def record(name: str) -> None:
     """Stores the FER-2013 scores of the workspace's last evaluate run under the model's name, with the
     datasets, epochs and test-time augmentation that produced them."""
-    metrics = json.loads((REPO / "metrics/evaluate.json").read_text())
+    metrics = json.loads((REPO / "metrics/details/evaluate.json").read_text())
     params = load_params(REPO / "params.yaml")
     if params["train"]["model"] != name:
         sys.exit(f"params.yaml trains {params['train']['model']!r}, not {name!r}: run its experiment first")

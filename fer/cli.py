@@ -10,6 +10,7 @@ TensorFlow's start-up messages are left out unless --verbose is given (before or
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -50,7 +51,7 @@ ANALYSIS_HELP = {
 }
 
 QUIET_TF_LOG_LEVEL = "3"  # TensorFlow's C++ logging: 0 all, 1 no INFO, 2 no WARNING, 3 no ERROR
-_ABSL_LINE = re.compile(r"([IWEF])\d{4} [\d:.]+\s+\d+ [^\]\s]+:\d+\] ")  # I0000 00:00:1796.5  42 port.cc:153] 
+_ABSL_LINE = re.compile(r"([IWEF])\d{4} [\d:.]+\s+\d+ [^\]\s]+:\d+\] ")  # I0000 00:00:1796.5  42 port.cc:153]
 _ABSL_PRE_INIT = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 
 
@@ -104,9 +105,10 @@ def filter_startup_lines(text: str, min_level: int) -> str:
         header = _ABSL_LINE.match(line)
         if header:
             dropping = "IWEF".index(header.group(1)) < min_level
-        elif line.startswith(_ABSL_PRE_INIT):
-            dropping = min_level > 0
-            continue
+        elif line.startswith(_ABSL_PRE_INIT):  # absl's own notice, a line of its own
+            dropping = False
+            if min_level > 0:
+                continue
         if not dropping:
             kept.append(line)
     return "".join(kept)
@@ -116,7 +118,7 @@ def import_tensorflow(verbose: bool) -> None:
     """Imports TensorFlow; unless ``verbose``, the messages it writes to stderr while loading are filtered
     as TF_CPP_MIN_LOG_LEVEL says (anything else it writes, and everything if the import fails, is kept)."""
     if verbose:
-        import tensorflow  # noqa: F401
+        importlib.import_module("tensorflow")
         return
     if "tensorflow" in sys.modules:
         _lower_absl_logging()
@@ -127,7 +129,7 @@ def import_tensorflow(verbose: bool) -> None:
         os.dup2(captured.fileno(), 2)
         failed = True
         try:
-            import tensorflow  # noqa: F401
+            importlib.import_module("tensorflow")
             failed = False
         finally:
             sys.stderr.flush()
@@ -228,6 +230,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         if (not action.option_strings or action.required or action.default is argparse.SUPPRESS
                 or "%(default)" in text or "(default:" in text):
             return text
+        if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            return text + (" (default: on)" if action.default else " (default: off)")
         return text + " (default: %(default)s)"
 
 

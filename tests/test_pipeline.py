@@ -43,6 +43,8 @@ def project(tmp_path_factory) -> Path:
     (root / ".gitignore").write_text("/data/train_backup/\n")
     run(["git", "init", "-q"], root)
     run(["dvc", "init", "-q"], root)
+    run(["git", "add", "-A"], root)
+    run(["git", "commit", "-qm", "the pipeline"], root)  # DVCLive logs against a commit
     run(["dvc", "repro"], root)
     return root
 

@@ -44,7 +44,7 @@ def test_batching_and_monitoring_files_parse():
 
 
 def test_compose_serves_the_models_folder_with_the_tensorflow_that_exported_it():
-    service = yaml.safe_load((SERVING / "docker-compose.yml").read_text())["services"]["fer-model"]
+    service = yaml.safe_load((SERVING / "docker-compose.yml").read_text())["services"]["ts-ml-service"]
     assert service["image"] == f"tensorflow/serving:{tf.__version__}"
     assert set(service["ports"]) == {"8500:8500", "8501:8501"}
     mounts = dict(volume.removesuffix(":ro").split(":") for volume in service["volumes"])
@@ -57,7 +57,7 @@ def test_compose_serves_the_models_folder_with_the_tensorflow_that_exported_it()
 
 def test_kubernetes_manifest_matches_compose_and_probes_the_model(tmp_path):
     documents = {d["kind"]: d for d in yaml.safe_load_all((SERVING / "kubernetes.yaml").read_text())}
-    compose = yaml.safe_load((SERVING / "docker-compose.yml").read_text())["services"]["fer-model"]
+    compose = yaml.safe_load((SERVING / "docker-compose.yml").read_text())["services"]["ts-ml-service"]
     (container,) = documents["Deployment"]["spec"]["template"]["spec"]["containers"]
     assert container["image"] == compose["image"] and container["args"] == compose["command"]
     assert container["readinessProbe"]["httpGet"] == {"path": "/v1/models/fer_model", "port": 8501}

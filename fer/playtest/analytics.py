@@ -7,6 +7,7 @@ places on Russell's circumplex of affect: ``valence = sum_e p(e) * VALENCE[e]`` 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,8 +16,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from fer.contract import CLASS_NAMES
-from fer.faces import FaceDetector, crop_face
+from fer.contract import CLASS_NAMES, as_pixels
+from fer.faces import Box, FaceDetector, crop_face
 from fer.playtest.events import Event
 from fer.playtest.tracking import FaceTracker
 from fer.playtest.video import Recording
@@ -48,6 +49,66 @@ class Timing:
     classify_s: float = 0.0
 
 
+def timed(items: Iterable, timing: Timing, field: str) -> Iterator:
+    """The items of ``items``, adding the time spent producing each to ``timing.<field>``."""
+    items = iter(items)
+    while True:
+        started = time.perf_counter()
+        item = next(items, None)
+        setattr(timing, field, getattr(timing, field) + time.perf_counter() - started)
+        if item is None:
+            return
+        yield item
+
+
+def detect_and_track(frames: Iterable[tuple[float, np.ndarray]], detector: FaceDetector, tracker: FaceTracker,
+                     timing: Timing) -> Iterator[tuple[float, np.ndarray, list[tuple[Box, int]]]]:
+    """Per sampled frame: its time, the frame and its faces, each with the player its track belongs to."""
+    for time_s, frame in frames:
+        started = time.perf_counter()
+        boxes = detector.detect(frame)
+        timing.detect_s += time.perf_counter() - started
+        yield time_s, frame, list(zip(boxes, tracker.update(time_s, boxes)))
+
+
+def crop_faces(detections: Iterable, margin: float, faces_dir: Path | None = None
+               ) -> Iterator[tuple[dict, np.ndarray | None]]:
+    """A table row per face (time, player, box) with its 48x48 crop, and one with player 0 and no crop per
+    frame without a face; the crops are also written to ``faces_dir`` as <time>_p<player>.png if given."""
+    for time_s, frame, faces in detections:
+        if not faces:
+            yield {"time_s": round(time_s, 3), "player": 0}, None
+        for box, player in faces:
+            crop = crop_face(frame, box, margin)
+            if faces_dir is not None:
+                cv2.imwrite(str(faces_dir / f"{time_s:09.3f}_p{player}.png"), crop)
+            yield {"time_s": round(time_s, 3), "player": player, "x": box.x, "y": box.y, "w": box.w, "h": box.h}, crop
+
+
+def classify_in_batches(faces: Iterable[tuple[dict, np.ndarray | None]], model, batch_size: int,
+                        timing: Timing) -> Iterator[dict]:
+    """The rows in their order, each face's row with the 7 probabilities, classified ``batch_size`` faces at a time."""
+    waiting: list[tuple[dict, np.ndarray | None]] = []
+
+    def flush() -> Iterator[dict]:
+        crops = [crop for _, crop in waiting if crop is not None]
+        if crops:
+            started = time.perf_counter()
+            probabilities = iter(model.predict(as_pixels(np.stack(crops))))
+            timing.classify_s += time.perf_counter() - started
+            for row, crop in waiting:
+                if crop is not None:
+                    row.update(zip(PROBABILITY_COLUMNS, map(float, next(probabilities))))
+        yield from (row for row, _ in waiting)
+        waiting.clear()
+
+    for row, crop in faces:
+        waiting.append((row, crop))
+        if sum(crop is not None for _, crop in waiting) >= batch_size:
+            yield from flush()
+    yield from flush()
+
+
 def analyze_frames(recording: Recording, model, settings: AnalysisSettings, progress: bool = True,
                    faces_dir: Path | None = None) -> tuple[pd.DataFrame, Timing]:
     """One row per face per sampled frame (time_s, player, box, 7 probabilities) and one row with
@@ -56,45 +117,20 @@ def analyze_frames(recording: Recording, model, settings: AnalysisSettings, prog
     if settings.save_faces:
         faces_dir.mkdir(parents=True, exist_ok=True)
     detector = FaceDetector(Path(settings.yunet_model) if settings.yunet_model else None, settings.detect_width)
-    tracker, timing = FaceTracker(), Timing()
-    rows, crops, pending = [], [], []
-
-    def classify() -> None:
-        started = time.perf_counter()
-        probabilities = model.predict(np.stack(crops)[..., None].astype(np.float32))
-        timing.classify_s += time.perf_counter() - started
-        for row, p in zip(pending, probabilities):
-            rows[row].update(zip(PROBABILITY_COLUMNS, map(float, p)))
-        crops.clear(), pending.clear()
-
-    frames = iter(recording.frames)
+    timing = Timing()
     with tqdm(total=recording.sampled_frames, desc=recording.name, unit="frame", disable=not progress) as bar:
-        while True:
-            started = time.perf_counter()
-            item = next(frames, None)
-            timing.decode_s += time.perf_counter() - started
-            if item is None:
-                break
-            time_s, frame = item
-            started = time.perf_counter()
-            boxes = detector.detect(frame)
-            timing.detect_s += time.perf_counter() - started
-            if not boxes:
-                rows.append({"time_s": round(time_s, 3), "player": 0})
-            for box, player in zip(boxes, tracker.update(time_s, boxes)):
-                pending.append(len(rows))
-                rows.append({"time_s": round(time_s, 3), "player": player, "x": box.x, "y": box.y,
-                             "w": box.w, "h": box.h})
-                crops.append(crop_face(frame, box, settings.face_margin))
-                if settings.save_faces:
-                    cv2.imwrite(str(faces_dir / f"{time_s:09.3f}_p{player}.png"), crops[-1])
-            if len(crops) >= settings.batch_size:
-                classify()
-            bar.update()
-    if crops:
-        classify()
+        frames = bar_updates(timed(recording.frames, timing, "decode_s"), bar)
+        detections = detect_and_track(frames, detector, FaceTracker(), timing)
+        faces = crop_faces(detections, settings.face_margin, faces_dir if settings.save_faces else None)
+        rows = list(classify_in_batches(faces, model, settings.batch_size, timing))
     table = pd.DataFrame(rows, columns=["time_s", "player", "x", "y", "w", "h", *PROBABILITY_COLUMNS])
     return table.astype({"player": int}), timing
+
+
+def bar_updates(items: Iterable, bar: tqdm) -> Iterator:
+    for item in items:
+        yield item
+        bar.update()
 
 
 def smooth(frames: pd.DataFrame, smoothing_s: float) -> pd.DataFrame:
