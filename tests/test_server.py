@@ -218,3 +218,49 @@ def test_prometheus_metrics_count_requests_by_outcome(server):
     assert counted['fer_serving_requests_total{api="rest",code="200",method="predict",model="fer_model"}'] >= 1
     assert counted['fer_serving_requests_total{api="rest",code="400",method="predict",model="fer_model"}'] >= 1
     assert "fer_serving_request_latency_seconds_bucket" in metrics.text
+
+
+def served_version(url: str) -> str:
+    return requests.get(f"{url}/v1/models/fer_model/metadata", timeout=10).json()["model_spec"]["version"]
+
+
+def wait_for_version(url: str, version: str, timeout_s: float = 60) -> None:
+    deadline = time.time() + timeout_s
+    while (reply := requests.get(f"{url}/v1/models/fer_model/metadata", timeout=10)).status_code != 200 \
+            or reply.json()["model_spec"]["version"] != version:
+        assert time.time() < deadline, f"version {version} was not served: {reply.status_code} {reply.text[:300]}"
+        time.sleep(0.3)
+
+
+def test_a_broken_or_half_copied_newest_version_never_unloads_the_served_one(served_models, tmp_path):
+    """TF Serving's rule: a version that fails to load leaves the available one serving; it is tried again
+    once any of its files changes (a half-copied version's variables arriving)."""
+    models_root, images = served_models
+    base = tmp_path / "fer_model"
+    shutil.copytree(models_root / "fer_model" / "1", base / "2")
+    process, url, _ = start_server([f"--model_base_path={base}", "--file_system_poll_wait_seconds=0.2"],
+                                   tmp_path / "server.log")
+    try:
+        wait_for_version(url, "2")
+        (base / "3").mkdir()
+        (base / "3" / "saved_model.pb").write_bytes((base / "2" / "saved_model.pb").read_bytes()[:1000])  # truncated
+        time.sleep(2)  # ten polls
+        assert served_version(url) == "2"
+        body = json.dumps({"instances": images[:2, ..., None].astype(float).tolist()})
+        assert requests.post(f"{url}/v1/models/fer_model:predict", data=body, timeout=30).status_code == 200
+        assert "cannot load fer_model version 3" in (tmp_path / "server.log").read_text()
+
+        shutil.copy(base / "2" / "saved_model.pb", base / "3" / "saved_model.pb")  # half-copied: no variables yet
+        time.sleep(2)
+        assert served_version(url) == "2"
+        for item in (base / "2").iterdir():  # then the rest arrives
+            if item.is_dir():
+                shutil.copytree(item, base / "3" / item.name)
+            elif item.name != "saved_model.pb":
+                shutil.copy(item, base / "3" / item.name)
+        wait_for_version(url, "3")
+        status = requests.get(f"{url}/v1/models/fer_model", timeout=10).json()
+        assert [s["version"] for s in status["model_version_status"]] == ["3"]
+    finally:
+        process.terminate()
+        process.wait(10)

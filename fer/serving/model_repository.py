@@ -138,8 +138,12 @@ class Servable:
             batcher.close()
 
 
-def _mtime(config: ModelConfig, version: int) -> float:
-    return (Path(config.base_path) / str(version) / "saved_model.pb").stat().st_mtime
+def _files_state(config: ModelConfig, version: int) -> tuple:
+    """What a version folder holds (each file's path, size and modification time): a version that failed to
+    load is tried again once any of its files changes, e.g. when its variables arrive after saved_model.pb."""
+    folder = Path(config.base_path) / str(version)
+    return tuple(sorted((str(f.relative_to(folder)), f.stat().st_size, f.stat().st_mtime_ns)
+                        for f in folder.rglob("*") if f.is_file()))
 
 
 def versions_to_serve(config: ModelConfig, available: list[int]) -> list[int]:
@@ -160,17 +164,21 @@ class ModelRepository:
         self.configs = {config.name: config for config in configs}
         self.batching = batching or {}
         self.servables: dict[str, dict[int, Servable]] = {name: {} for name in self.configs}
-        self.load_errors: dict[tuple[str, int], tuple[float, str]] = {}  # (saved_model.pb mtime, error)
+        self.load_errors: dict[tuple[str, int], tuple[tuple, str]] = {}  # (the folder's files, error)
         self._lock = threading.Lock()
 
     def poll(self) -> None:
         for name, config in self.configs.items():
-            wanted = versions_to_serve(config, versions_on_disk(Path(config.base_path)))
-            for version in wanted:
+            on_disk = versions_on_disk(Path(config.base_path))
+            for version in versions_to_serve(config, on_disk):
                 failed = self.load_errors.get((name, version))
-                if version not in self.servables[name] and (failed is None or failed[0] != _mtime(config, version)):
+                if version not in self.servables[name] and (failed is None
+                                                            or failed[0] != _files_state(config, version)):
                     self._load(config, version)
+            # TF Serving's availability-preserving rule: the policy picks among the versions that loaded, so
+            # a version that fails to load never unloads one that serves
             with self._lock:
+                wanted = versions_to_serve(config, [v for v in on_disk if v in self.servables[name]])
                 dropped = [v for v in self.servables[name] if v not in wanted]
                 removed = [self.servables[name].pop(v) for v in dropped]
             for servable in removed:
@@ -183,8 +191,8 @@ class ModelRepository:
             servable = Servable.load(config.name, version, path, self.batching)
         except Exception as error:  # a broken version must not take the others down
             log.error("cannot load %s version %d from %s: %s", config.name, version, path, error)
-            self.load_errors[(config.name, version)] = (_mtime(config, version), str(error))
-            return  # tried again once saved_model.pb changes
+            self.load_errors[(config.name, version)] = (_files_state(config, version), str(error))
+            return  # tried again once its files change
         self.load_errors.pop((config.name, version), None)
         with self._lock:
             self.servables[config.name][version] = servable
