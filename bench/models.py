@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fer.learn.evaluation import headline  # noqa: E402
 from fer.learn.models import MODELS, build_model  # noqa: E402
 from fer.learn.tta import inference_model  # noqa: E402
 from fer.params import load_params  # noqa: E402
@@ -74,10 +75,10 @@ def record(name: str) -> None:
     params = load_params(REPO / "params.yaml")
     if params["train"]["model"] != name:
         sys.exit(f"params.yaml trains {params['train']['model']!r}, not {name!r}: run its experiment first")
-    test, validation = (metrics[split].get("by_dataset", {}).get("fer2013", metrics[split])
-                        for split in ("test", "validation"))
+    scores = headline(metrics)
     recorded = json.loads(ACCURACY.read_text()) if ACCURACY.is_file() else {}
-    recorded[name] = {"private_test": test["accuracy"], "public_test": validation["accuracy"],
+    recorded[name] = {"private_test": scores["fer2013_private_test"]["accuracy"],
+                      "public_test": scores["fer2013_public_test"]["accuracy"],
                       "datasets": params["fetch"]["datasets"], "epochs": params["train"]["epochs"],
                       "tta": {"flip": metrics["tta_flip"], "rotation": metrics["tta_rotation"]},
                       "recorded": date.today().isoformat()}
