@@ -4,6 +4,7 @@ fer serve      the TensorFlow-Serving-compatible server (tensorflow_model_server
 fer analyze    playtest recordings -> per-frame emotions, timelines, summary and HTML report per session
 fer aggregate  many session summaries -> statistics per segment with confidence intervals
 fer compare    two builds' sessions -> differences per segment, flagged where significant
+fer dashboard  a local web page over those results: video with emotion lanes, annotations, live sessions
 
 TensorFlow's start-up messages are left out unless --verbose is given (before or after the command).
 """
@@ -13,6 +14,7 @@ import argparse
 import importlib
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -34,7 +36,7 @@ ANALYSIS_HELP = {
     "sample_fps": "frames analysed per second of recording: a video keeps every round(fps / this)-th frame, a"
                   " folder of images is taken as one image per 1/this seconds, a camera is sampled that often",
     "smoothing_s": "width in seconds of the centred moving average that turns each player's per-frame"
-                   " probabilities into the timeline; strongest moments are at least twice this apart",
+                   " probabilities into the timeline (0: none); strongest moments are at least twice this apart",
     "face_margin": "margin added on each side of a detected face before cropping it to 48x48, as a fraction"
                    " of the face's width and height (0: Haar boxes already frame a face about as FER-2013 does)",
     "detect_width": "faces are detected on a copy of each frame scaled down to this width in pixels"
@@ -49,6 +51,32 @@ ANALYSIS_HELP = {
     "save_faces": "also write the 48x48 face crops to <out>/<recording name>/faces/ (for privacy, no face image is"
                   " written unless asked for)",
 }
+
+# The values each numeric field of AnalysisSettings may take; any other is a usage error naming the option
+# (tests/test_cli.py checks that every numeric field has one). Every number must also be finite.
+ALLOWED = {"positive": lambda value: value > 0, "non-negative": lambda value: value >= 0, "any": lambda value: True}
+ANALYSIS_RANGES = {
+    "sample_fps": "positive", "smoothing_s": "non-negative", "face_margin": "non-negative",
+    "detect_width": "positive", "reaction_window_s": "positive", "clock_offset_s": "any",
+    "strongest_moments": "non-negative", "batch_size": "positive",
+}
+
+
+def number_in(kind: type, allowed: str):
+    """An argparse ``type`` reading a finite ``kind`` (int or float) that is ``allowed`` (a key of ALLOWED)."""
+    what = f"{'' if allowed == 'any' else allowed + ' '}{'whole ' if kind is int else ''}number"
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a {what}, not {text!r}") from None
+        if not (math.isfinite(value) and ALLOWED[allowed](value)):
+            raise argparse.ArgumentTypeError(f"must be a {what}, not {text!r}")
+        return value
+
+    return parse
+
 
 QUIET_TF_LOG_LEVEL = "3"  # TensorFlow's C++ logging: 0 all, 1 no INFO, 2 no WARNING, 3 no ERROR
 _ABSL_LINE = re.compile(r"([IWEF])\d{4} [\d:.]+\s+\d+ [^\]\s]+:\d+\] ")  # I0000 00:00:1796.5  42 port.cc:153]
@@ -147,30 +175,50 @@ def _lower_absl_logging() -> None:
     absl.logging.set_verbosity(absl.logging.ERROR)
 
 
+DEFAULT_MAX_BATCH_SIZE = 64
+FACES_PER_REQUEST_IN_BATCHES = 16  # the default face cap of a request, in batches of max_batch_size
+
+
 def _serve(args: argparse.Namespace) -> None:
     import_tensorflow(args.verbose)
     from fer.serving.config import load_batching_parameters, load_model_server_config, load_monitoring_config
-    from fer.serving.server import ServerOptions, serve, single_model_config
+    from fer.serving.server import RequestLimits, ServerOptions, serve, single_model_config
     if args.model_config_file:
         configs = list(load_model_server_config(args.model_config_file).model_config_list.config)
     else:
         configs = [single_model_config(args.model_name, args.model_base_path)]
-    batching = None
+    batching = {"max_batch_size": DEFAULT_MAX_BATCH_SIZE}
     if args.enable_batching and args.batching_parameters_file:
         parameters = load_batching_parameters(args.batching_parameters_file)
-        batching = {"max_batch_size": parameters.max_batch_size.value or 64,
+        batching = {"max_batch_size": parameters.max_batch_size.value or DEFAULT_MAX_BATCH_SIZE,
                     "timeout_s": parameters.batch_timeout_micros.value / 1e6,
                     "max_enqueued": (parameters.max_enqueued_batches.value or 100)
-                    * (parameters.max_batch_size.value or 64)}
+                    * (parameters.max_batch_size.value or DEFAULT_MAX_BATCH_SIZE)}
     elif not args.enable_batching:
-        batching = {"max_batch_size": 1, "timeout_s": 0.0}
+        batching.update(timeout_s=0.0, merge_requests=False)
+    max_faces = args.max_faces_per_request or FACES_PER_REQUEST_IN_BATCHES * batching["max_batch_size"]
     metrics_path = None
     if args.monitoring_config_file:
         prometheus = load_monitoring_config(args.monitoring_config_file).prometheus_config
         metrics_path = (prometheus.path or "/monitoring/prometheus/metrics") if prometheus.enable else None
-    serve(configs, ServerOptions(port=args.port, rest_api_port=args.rest_api_port, host=args.host,
-                                 poll_wait_s=args.file_system_poll_wait_seconds, batching=batching,
-                                 metrics_path=metrics_path))
+    serve(configs, ServerOptions(
+        port=args.port, rest_api_port=args.rest_api_port, host=args.host,
+        poll_wait_s=args.file_system_poll_wait_seconds, batching=batching, metrics_path=metrics_path,
+        limits=RequestLimits(max_faces=max_faces, timeout_s=args.rest_api_timeout_in_ms / 1000),
+        rest_listen_backlog=args.rest_api_listen_backlog, max_num_load_retries=args.max_num_load_retries,
+        load_retry_interval_s=args.load_retry_interval_micros / 1e6))
+
+
+def writable_folder(path: Path) -> None:
+    """Creates the folder ``path`` if need be and writes a file into it; OSError naming it if either fails."""
+    if path.exists() and not path.is_dir():
+        raise OSError(f"{path}: is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise OSError(f"{path}: cannot be written to as a results folder: {error.strerror or error}") from None
 
 
 def _analyze(args: argparse.Namespace) -> None:
@@ -182,6 +230,10 @@ def _analyze(args: argparse.Namespace) -> None:
         sys.exit("fer analyze: --events applies to one recording; put <name>.events.csv beside each instead")
     if not args.inputs:
         sys.exit("fer analyze: give recordings (files or folders) or --camera INDEX")
+    try:
+        writable_folder(args.out)
+    except OSError as error:
+        sys.exit(f"fer analyze: --out {error}")
     if args.model is None:
         try:
             args.model = default_model()
@@ -190,35 +242,68 @@ def _analyze(args: argparse.Namespace) -> None:
         log.info("model: %s", args.model.resolve())
     import_tensorflow(args.verbose)
     from fer.contract import ServingError
-    from fer.playtest.sessions import analyze_many
+    from fer.playtest.sessions import BatchInterrupted, analyze_many
     from fer.serving.client import open_model
     try:
         model = open_model(args.model)
     except (ServingError, OSError) as error:
         sys.exit(f"fer analyze: the model cannot be used: {error}")
-    result = analyze_many(args.inputs, args.out, model, settings, model_name=str(args.model),
-                          events_path=args.events, build=args.build, progress=not args.quiet,
-                          max_duration_s=args.max_duration)
-    print(f"{len(result['done'])} analysed, {len(result['skipped'])} already done, {len(result['failed'])} failed"
-          f" -> {args.out}")
+    try:
+        result = analyze_many(args.inputs, args.out, model, settings, model_name=str(args.model),
+                              events_path=args.events, build=args.build, progress=not args.quiet,
+                              max_duration_s=args.max_duration, live=args.live)
+    except BatchInterrupted as interrupted:
+        print(f"\ninterrupted: {_counts(interrupted.result)}, {len(interrupted.result['interrupted'])} not done"
+              f" (listed in {args.out / 'batch.json'}); the same command again does the rest", file=sys.stderr)
+        sys.exit(130)
+    print(f"{_counts(result)} -> {args.out}")
     for failure in result["failed"]:
-        print(f"FAILED {failure['source']}: {failure['error']}", file=sys.stderr)
+        print(f"FAILED {failure['source']}: {failure['type']}: {failure['error']}", file=sys.stderr)
     if result["failed"]:
         sys.exit(1)
 
 
+def _counts(result: dict) -> str:
+    return f"{len(result['done'])} analysed, {len(result['skipped'])} already done, {len(result['failed'])} failed"
+
+
 def _aggregate(args: argparse.Namespace) -> None:
-    from fer.playtest.aggregate import load_summaries, write_aggregate
-    table = write_aggregate(load_summaries(args.sessions), args.out)
-    print(f"{table.segment.nunique()} segments -> {args.out}/aggregate.{{csv,json,html}}")
+    from fer.playtest.aggregate import SummaryError, load_summaries, write_aggregate
+    try:
+        summaries = load_summaries(args.sessions, strict=args.strict)
+    except SummaryError as error:
+        sys.exit(f"fer aggregate: {error}")
+    table = write_aggregate(summaries, args.out)
+    print(f"{table.segment.nunique()} segments of {len(summaries)} sessions -> {args.out}/aggregate.{{csv,json,html}}")
+    if table.empty:
+        print("no face was seen in any of the sessions: nothing to aggregate")
+
+
+def _dashboard(args: argparse.Namespace) -> None:
+    from fer.dashboard.server import DashboardOptions, UsageError, serve  # no TensorFlow behind it
+    missing = [str(path) for path in args.results if not path.exists()]
+    if missing:
+        sys.exit(f"fer dashboard: no such folder or file: {', '.join(missing)}")
+    try:
+        serve(args.results, DashboardOptions(args.host, args.port, args.token))
+    except UsageError as error:
+        sys.exit(f"fer dashboard: {error}")
 
 
 def _compare(args: argparse.Namespace) -> None:
-    from fer.playtest.aggregate import load_summaries, write_comparison
-    table = write_comparison(load_summaries(args.a), load_summaries(args.b), args.out, (args.name_a, args.name_b))
+    from fer.playtest.aggregate import SummaryError, load_summaries, untested_note, write_comparison
+    try:
+        summaries = [load_summaries(paths, strict=args.strict) for paths in (args.a, args.b)]
+    except SummaryError as error:
+        sys.exit(f"fer compare: {error}")
+    table = write_comparison(*summaries, args.out, (args.name_a, args.name_b))
     print(json.dumps(table[table.significant][["segment", "measure", "difference", "q"]].to_dict("records"),
                      indent=1))
-    print(f"{int(table.significant.sum())} significant differences -> {args.out}/comparison.{{csv,json,html}}")
+    print(f"{int(table.significant.sum())} significant differences of {int(table.p.notna().sum())} tested"
+          f" -> {args.out}/comparison.{{csv,json,html}}")
+    note = untested_note(table)
+    if note:
+        print(note)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -237,6 +322,10 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 VERBOSE_HELP = ("show TensorFlow's start-up messages (oneDNN, CUDA, cuInit) and its warnings; without it"
                 " TF_CPP_MIN_LOG_LEVEL is set to " + QUIET_TF_LOG_LEVEL + " unless already set (default: off)")
+
+
+STRICT_HELP = ("stop (exit 1) at a summary.json that is not a session summary (not JSON, or missing what is"
+               " aggregated) instead of skipping it with a warning naming it")
 
 
 def _command(commands, name: str, summary: str) -> argparse.ArgumentParser:
@@ -273,8 +362,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="BatchingParameters text proto (max_batch_size, batch_timeout_micros,"
                             " max_enqueued_batches) for --enable_batching (default: none: batches of up to 64"
                             " requests, 2 ms timeout)")
-    serve.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0,
+    serve.add_argument("--file_system_poll_wait_seconds", type=number_in(float, "positive"), default=1.0,
                        help="seconds between looks at the base paths for new or removed versions")
+    serve.add_argument("--max_faces_per_request", type=number_in(int, "positive"),
+                       help="most faces one predict request may hold; larger ones get 400 before any array is"
+                            f" made (default: {FACES_PER_REQUEST_IN_BATCHES} x max_batch_size, 1024 with the"
+                            " default batching); requests are run in batches of max_batch_size faces")
+    serve.add_argument("--rest_api_timeout_in_ms", type=number_in(int, "positive"), default=30000,
+                       help="a REST request whose head or body has not arrived, or whose prediction is not done,"
+                            " within this time gets 408 or 504 and its connection is closed, as TF Serving's flag;"
+                            " gRPC predictions wait as long")
+    serve.add_argument("--rest_api_listen_backlog", type=number_in(int, "positive"), default=1024,
+                       help="connections the kernel holds for the REST port before they are accepted (capped by"
+                            " the kernel's net.core.somaxconn); a burst larger than this is refused")
+    serve.add_argument("--max_num_load_retries", type=number_in(int, "non-negative"), default=5,
+                       help="times a version that failed to load is tried again, as TF Serving's flag (a version"
+                            " whose files change is always tried again)")
+    serve.add_argument("--load_retry_interval_micros", type=number_in(int, "positive"), default=60_000_000,
+                       help="microseconds between those tries, as TF Serving's flag")
     serve.add_argument("--monitoring_config_file", type=Path,
                        help="MonitoringConfig text proto: with prometheus_config enabled, Prometheus metrics on"
                             " the REST port at its path (default: none: no metrics)")
@@ -285,10 +390,14 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("inputs", nargs="*", help="video files (mp4, avi, mkv, webm, ...) or folders of images")
     analyze.add_argument("--camera", type=int, help="analyse a live camera (index) instead of files"
                          " (default: none: the files given)")
-    analyze.add_argument("--max-duration", type=float, help="stop a camera session after this many seconds"
-                         " (default: none: Ctrl-C ends it)")
+    analyze.add_argument("--max-duration", type=number_in(float, "positive"),
+                         help="stop a camera session after this many seconds (default: none: Ctrl-C ends it)")
     analyze.add_argument("--out", type=Path, default=Path("playtest_results"),
-                         help="results folder: <out>/<recording name>/ per recording, and batch.json")
+                         help="results folder, with batch.json and a folder per recording: <out>/camera<index>/"
+                              " for a camera, else the recording's path relative to the deepest folder holding all"
+                              " the recordings given, without its extension (<out>/day1/session/ for"
+                              " day1/session.mp4 and day2/session.mp4; <out>/<name>/ for one recording or one"
+                              " folder's), with it where two would share a name (<out>/a.mp4/, <out>/a.avi/)")
     analyze.add_argument("--model", help="SavedModel path, or a model server URL (http://host:8501,"
                          f" grpc://host:8500), used as given (default: ./{MODEL_IN_REPOSITORY} if it holds a"
                          f" model, else the repository's {PACKAGE_ROOT / MODEL_IN_REPOSITORY}; if neither does,"
@@ -303,15 +412,20 @@ def build_parser() -> argparse.ArgumentParser:
         if isinstance(default, bool):
             analyze.add_argument(flag, dest=f.name, action="store_true", default=default, help=text)
         else:
-            kind = str if default is None else type(default)
+            kind = str if default is None else number_in(type(default), ANALYSIS_RANGES[f.name])
             analyze.add_argument(flag, dest=f.name, type=kind, default=default, help=text)
     analyze.add_argument("--quiet", action="store_true", help="no progress bars")
+    analyze.add_argument("--live", action="store_true",
+                         help="also append each row, as its batch is classified, to <out>/.live/<name>/ so that"
+                              " `fer dashboard <out>` shows the session growing (a smaller --batch-size makes"
+                              " rows arrive sooner)")
     analyze.set_defaults(run=_analyze)
 
     aggregate = _command(commands, "aggregate", "session summaries -> per-segment statistics")
     aggregate.add_argument("sessions", nargs="+", type=Path, help="summary.json files or folders of them")
     aggregate.add_argument("--out", type=Path, default=Path("playtest_aggregate"),
                            help="folder for aggregate.csv, aggregate.json and aggregate.html")
+    aggregate.add_argument("--strict", action="store_true", help=STRICT_HELP)
     aggregate.set_defaults(run=_aggregate)
 
     compare = _command(commands, "compare", "sessions of build A vs build B, per segment")
@@ -323,7 +437,20 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--name-b", default="B", help="build B's name in the comparison's tables and report")
     compare.add_argument("--out", type=Path, default=Path("playtest_comparison"),
                          help="folder for comparison.csv, comparison.json and comparison.html")
+    compare.add_argument("--strict", action="store_true", help=STRICT_HELP)
     compare.set_defaults(run=_compare)
+
+    dashboard = _command(commands, "dashboard", "review sessions in the browser: video, emotion lanes, annotations")
+    dashboard.add_argument("results", nargs="+", type=Path,
+                           help="`fer analyze` --out folders (or session folders), `fer aggregate`/`fer compare`"
+                                " output folders")
+    dashboard.add_argument("--host", default="127.0.0.1",
+                           help="address to listen on; any other than loopback needs --token")
+    dashboard.add_argument("--port", type=number_in(int, "non-negative"), default=8765,
+                           help="port to listen on (0: any free one, printed at start)")
+    dashboard.add_argument("--token", help="secret every request must carry (open the page with ?token=SECRET);"
+                           " required with a --host other than loopback (default: none)")
+    dashboard.set_defaults(run=_dashboard)
     return parser
 
 

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import yaml
 
-from fer.cli import ANALYSIS_HELP, ModelNotFoundError, build_parser, default_model, filter_startup_lines
+from fer.cli import (ANALYSIS_HELP, ANALYSIS_RANGES, ModelNotFoundError, build_parser, default_model,
+                     filter_startup_lines)
 from fer.playtest.analytics import AnalysisSettings
 from tests.conftest import REPO
 
@@ -86,6 +87,39 @@ def test_every_analysis_setting_has_its_own_help_text():
         assert action.help == ANALYSIS_HELP[name].replace("%", "%%") and len(action.help) > 20
         if action.default is None:  # the help must say what no value means
             assert "(default: " in action.help
+
+
+NUMERIC_SETTINGS = [f.name for f in fields(AnalysisSettings) if type(f.default) in (int, float)]
+BAD_VALUES = {"positive": ["0", "-1", "nan", "inf"], "non-negative": ["-0.5", "nan"], "any": ["inf", "nan"]}
+
+
+def test_every_numeric_analysis_setting_has_a_range():
+    assert set(ANALYSIS_RANGES) == set(NUMERIC_SETTINGS)
+
+
+@pytest.mark.parametrize("option,value,allowed", [
+    *[(name, value, ANALYSIS_RANGES[name]) for name in NUMERIC_SETTINGS for value in BAD_VALUES[ANALYSIS_RANGES[name]]],
+    ("max_duration", "0", "positive"), ("batch_size", "2.5", "positive"), ("sample_fps", "fast", "positive"),
+])
+def test_a_senseless_analysis_setting_is_a_usage_error_naming_the_option(option, value, allowed, capsys):
+    flag = "--" + option.replace("_", "-")
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args(["analyze", "v.mp4", f"{flag}={value}"])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"argument {flag}: must be a " in error and (allowed == "any" or allowed in error), error
+
+
+def test_good_edge_values_of_the_analysis_settings_are_taken():
+    args = build_parser().parse_args(["analyze", "v.mp4", "--smoothing-s", "0", "--face-margin", "0",
+                                      "--strongest-moments", "0", "--clock-offset-s", "-3.5", "--batch-size", "1"])
+    assert (args.smoothing_s, args.strongest_moments, args.clock_offset_s, args.batch_size) == (0.0, 0, -3.5, 1)
+
+
+def test_fer_analyze_refuses_a_zero_sample_rate_without_a_traceback(tmp_path):
+    run = fer("analyze", "v.mp4", "--sample-fps", "0", cwd=tmp_path, timeout=60)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "argument --sample-fps: must be a positive number, not '0'" in run.stderr
 
 
 def test_host_defaults_to_all_interfaces_as_tf_serving():

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from fer.contract import ServingError
 from fer.serving.client import connect
-from tests.test_server import free_port
+from tests.servers import free_port
 
 
 def start(app: web.Application) -> str:
@@ -41,25 +41,25 @@ def test_rest_client_retries_503_then_succeeds():
 
     app = web.Application()
     app.router.add_post("/v1/models/fer_model:predict", predict)
-    probabilities = connect(start(app), retries=3).predict(np.zeros((3, 48, 48, 1)))
+    probabilities = connect(start(app), retry_for_s=5).predict(np.zeros((3, 48, 48, 1)))
     assert probabilities.shape == (3, 7) and calls == [3, 3, 3]
 
 
-def test_rest_client_gives_up_after_its_retries_with_the_server_message():
+def test_rest_client_gives_up_after_retry_for_s_with_the_server_message():
     async def predict(request: web.Request) -> web.Response:
         return web.json_response({"error": "model is reloading"}, status=503)
 
     app = web.Application()
     app.router.add_post("/v1/models/fer_model:predict", predict)
     with pytest.raises(ServingError, match="503.*model is reloading"):
-        connect(start(app), retries=1).predict(np.zeros((1, 48, 48, 1)))
+        connect(start(app), retry_for_s=0.5).predict(np.zeros((1, 48, 48, 1)))
 
 
 def test_unreachable_server_and_bad_url_are_named():
     with pytest.raises(ServingError, match=f"127.0.0.1:{(port := free_port())}"):
-        connect(f"http://127.0.0.1:{port}", retries=0, timeout_s=2).predict(np.zeros((1, 48, 48, 1)))
+        connect(f"http://127.0.0.1:{port}", retry_for_s=0, timeout_s=2).predict(np.zeros((1, 48, 48, 1)))
     with pytest.raises(ServingError, match="UNAVAILABLE"):
-        connect(f"grpc://127.0.0.1:{port}", retries=0, timeout_s=2).predict(np.zeros((1, 48, 48, 1)))
+        connect(f"grpc://127.0.0.1:{port}", retry_for_s=0, timeout_s=2).predict(np.zeros((1, 48, 48, 1)))
     with pytest.raises(ValueError, match="ftp://x"):
         connect("ftp://x")
 

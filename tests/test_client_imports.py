@@ -13,7 +13,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
 from tests.conftest import REPO
-from tests.test_server import start_server
+from tests.servers import start_server
 
 HEAVY = ("tensorflow", "keras", "tensorflow_serving")
 

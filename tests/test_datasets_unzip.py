@@ -87,3 +87,13 @@ def test_unpack_real_fer2013_archive(shared_datasets, tmp_path):
     assert counts["happy", "Training"] == 7215 and counts["disgust", "PrivateTest"] == 55
     assert sum(n for (_, split), n in counts.items() if split == "PublicTest") == 3589
     assert {label for label, _ in counts} == set(CLASS_NAMES) == set(FER2013_LABELS)
+
+
+def test_an_archive_without_any_image_stops_naming_it_and_what_was_skipped(tmp_path):
+    archive = tmp_path / "fer2013.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("train/happy/readme.txt", b"no image here")
+        zf.writestr("train/unrelated/face.png", encode(face_image(3, 1), ".png"))
+    with pytest.raises(ArchiveError, match=r"fer2013.zip: no image of dataset 'fer2013' was found.*"
+                                           r"'not_an_image': 1, 'no_label_folder': 1"):
+        unpack_archive(archive, get_dataset("fer2013"), tmp_path / "out", contempt=None)

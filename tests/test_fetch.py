@@ -25,3 +25,12 @@ def test_missing_source_without_credentials_names_both_ways(tmp_path, monkeypatc
     message = str(error.value)
     assert "fer2013.zip" in message and "fetch.mirror" in message
     assert "kaggle.json" in message and "KAGGLE_USERNAME" in message and "KAGGLE_KEY" in message
+
+
+def test_a_mirror_file_that_is_not_a_zip_is_refused_naming_it(tmp_path):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "fer2013.zip").write_bytes(b"<html>a login page saved instead of the archive</html>")
+    with pytest.raises(FetchError, match=f"{mirror / 'fer2013.zip'} is not a readable zip archive"):
+        fetch_dataset(get_dataset("fer2013"), tmp_path / "raw", mirror)
+    assert not (tmp_path / "raw" / "fer2013.zip").exists()  # nothing recorded

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import zipfile
 
 import cv2
@@ -15,12 +14,11 @@ import pytest
 from fer.contract import CLASS_NAMES
 from fer.faces import FaceDetector, crop_face
 from fer.playtest.aggregate import compare, load_summaries, player_rows, write_aggregate, write_comparison
-from fer.playtest.analytics import AnalysisSettings, smooth, summarize
-from fer.playtest.events import Event, EventsError, load_events
+from fer.playtest.analytics import AnalysisSettings
 from fer.playtest.sessions import analyze_many, analyze_session
-from fer.playtest.video import RecordingError, open_recording
+from fer.playtest.video import open_recording
 from fer.serving.client import LocalModel
-from tests.conftest import REPO, SHARED_DATASETS
+from tests.conftest import REPO
 
 MODEL = REPO / "serving/models/fer_model"
 FPS, SIZE = 10, (640, 480)
@@ -203,7 +201,7 @@ def test_aggregate_and_ab_comparison_flag_a_real_difference(session, tmp_path):
 
 def test_analysis_through_a_model_server_matches_the_in_process_model(session, tmp_path):
     from fer.serving.client import open_model
-    from tests.test_server import start_server
+    from tests.servers import start_server
     folder, out = session
     process, url, grpc_url = start_server([f"--model_base_path={MODEL}"], tmp_path / "server.log")
     try:

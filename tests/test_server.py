@@ -3,14 +3,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import grpc
 import numpy as np
 import pytest
 import requests
@@ -21,31 +16,7 @@ from fer.contract import ServingError
 from fer.learn.export import load_signature
 from fer.serving.client import GrpcClient, RestClient, connect
 from tests.conftest import REPO
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(arguments: list[str], log_path) -> tuple[subprocess.Popen, str, str]:
-    """`fer serve` on free loopback ports; returns the process, its REST URL and its gRPC URL."""
-    rest_port, grpc_port = free_port(), free_port()
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fer.cli", "serve", *arguments, f"--port={grpc_port}", f"--rest_api_port={rest_port}",
-         "--host=127.0.0.1"], stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-    url = f"http://127.0.0.1:{rest_port}"
-    deadline = time.time() + 120
-    while True:
-        try:
-            if requests.get(f"{url}/v1/models/fer_model", timeout=1).ok:
-                return process, url, f"grpc://127.0.0.1:{grpc_port}"
-        except requests.ConnectionError:
-            pass
-        assert process.poll() is None and time.time() < deadline, open(log_path).read()
-        time.sleep(0.3)
+from tests.servers import start_server
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +93,13 @@ BAD_REQUESTS = {
     "wrong input name": ({"inputs": {"image": np.zeros((1, 48, 48, 1)).tolist()}}, 400, "takes inputs"),
     "wrong signature": ({"signature_name": "classify", "instances": np.zeros((1, 48, 48, 1)).tolist()},
                         400, 'Serving signature name: "classify" not found'),
+    "JSON nested too deeply to parse": (b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400,
+                                        "nested too deeply"),
+    "JSON nested deeper than a tensor": (b'{"instances": ' + b"[" * 500 + b"0" + b"]" * 500 + b"}", 400,
+                                         "input 'pixels'"),
+    "a boolean among the pixels": (b'{"instances": [' + json.dumps(np.zeros((48, 48, 1)).tolist())
+                                   .replace("0.0", "true", 1).encode() + b"]}", 400, "boolean"),
+    "over the face cap": ({"instances": [[[[0]]]] * 1025}, 400, "at most 1024 (--max_faces_per_request)"),
 }
 
 
@@ -218,49 +196,3 @@ def test_prometheus_metrics_count_requests_by_outcome(server):
     assert counted['fer_serving_requests_total{api="rest",code="200",method="predict",model="fer_model"}'] >= 1
     assert counted['fer_serving_requests_total{api="rest",code="400",method="predict",model="fer_model"}'] >= 1
     assert "fer_serving_request_latency_seconds_bucket" in metrics.text
-
-
-def served_version(url: str) -> str:
-    return requests.get(f"{url}/v1/models/fer_model/metadata", timeout=10).json()["model_spec"]["version"]
-
-
-def wait_for_version(url: str, version: str, timeout_s: float = 60) -> None:
-    deadline = time.time() + timeout_s
-    while (reply := requests.get(f"{url}/v1/models/fer_model/metadata", timeout=10)).status_code != 200 \
-            or reply.json()["model_spec"]["version"] != version:
-        assert time.time() < deadline, f"version {version} was not served: {reply.status_code} {reply.text[:300]}"
-        time.sleep(0.3)
-
-
-def test_a_broken_or_half_copied_newest_version_never_unloads_the_served_one(served_models, tmp_path):
-    """TF Serving's rule: a version that fails to load leaves the available one serving; it is tried again
-    once any of its files changes (a half-copied version's variables arriving)."""
-    models_root, images = served_models
-    base = tmp_path / "fer_model"
-    shutil.copytree(models_root / "fer_model" / "1", base / "2")
-    process, url, _ = start_server([f"--model_base_path={base}", "--file_system_poll_wait_seconds=0.2"],
-                                   tmp_path / "server.log")
-    try:
-        wait_for_version(url, "2")
-        (base / "3").mkdir()
-        (base / "3" / "saved_model.pb").write_bytes((base / "2" / "saved_model.pb").read_bytes()[:1000])  # truncated
-        time.sleep(2)  # ten polls
-        assert served_version(url) == "2"
-        body = json.dumps({"instances": images[:2, ..., None].astype(float).tolist()})
-        assert requests.post(f"{url}/v1/models/fer_model:predict", data=body, timeout=30).status_code == 200
-        assert "cannot load fer_model version 3" in (tmp_path / "server.log").read_text()
-
-        shutil.copy(base / "2" / "saved_model.pb", base / "3" / "saved_model.pb")  # half-copied: no variables yet
-        time.sleep(2)
-        assert served_version(url) == "2"
-        for item in (base / "2").iterdir():  # then the rest arrives
-            if item.is_dir():
-                shutil.copytree(item, base / "3" / item.name)
-            elif item.name != "saved_model.pb":
-                shutil.copy(item, base / "3" / item.name)
-        wait_for_version(url, "3")
-        status = requests.get(f"{url}/v1/models/fer_model", timeout=10).json()
-        assert [s["version"] for s in status["model_version_status"]] == ["3"]
-    finally:
-        process.terminate()
-        process.wait(10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 from fer.data.datasets import Dataset
@@ -19,6 +20,16 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def check_zip(path: Path, origin: str) -> None:
+    """FetchError naming ``origin`` unless ``path`` opens as a zip archive (its central directory reads)."""
+    try:
+        with zipfile.ZipFile(path):
+            pass
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise FetchError(f"{origin} is not a readable zip archive ({error}); replace it with the archive as"
+                         " Kaggle serves it") from None
 
 
 def kaggle_credentials_available() -> bool:
@@ -39,6 +50,7 @@ def download_from_kaggle(dataset: Dataset, out_dir: Path, version: int | None = 
     downloaded = out_dir / f"{dataset.kaggle_slug.split('/')[1]}.zip"
     if not downloaded.is_file():
         raise FetchError(f"Kaggle download of {dataset.kaggle_slug} did not produce {downloaded}")
+    check_zip(downloaded, f"the Kaggle download of {reference}, {downloaded},")
     target = out_dir / dataset.archive
     if downloaded != target:
         downloaded.replace(target)
@@ -55,6 +67,7 @@ def fetch_dataset(dataset: Dataset, out_dir: Path, mirror: Path | None, version:
     candidates = [mirror / name for name in (dataset.archive, *dataset.mirror_names)] if mirror else []
     mirrored = next((path for path in candidates if path.is_file()), None)
     if mirrored is not None:
+        check_zip(mirrored, f"the mirror's {mirrored}")
         target = out_dir / dataset.archive
         shutil.copyfile(mirrored, target)
         source = f"mirror:{mirrored}"

@@ -85,6 +85,9 @@ def unpack_archive(archive: Path, dataset: Dataset, out_dir: Path, contempt: str
                 rows.append({"path": str(relative), "dataset": dataset.name, "split": split, "label": label})
     except (zipfile.BadZipFile, EOFError) as err:
         raise ArchiveError(f"{archive}: not a readable zip archive ({err})") from err
+    if not rows:
+        raise ArchiveError(f"{archive}: no image of dataset {dataset.name!r} was found in it (skipped:"
+                           f" {dict(skipped) or 'nothing, the archive is empty'}); is it the right archive?")
     return rows, skipped
 
 

@@ -8,6 +8,7 @@ difference is unlikely to be one of the many chance differences that so many com
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -16,19 +17,83 @@ from scipy import stats
 
 from fer.contract import CLASS_NAMES
 from fer.playtest import report
+from fer.playtest.annotations import AnnotationsError, annotations_path, read_annotations
 
+log = logging.getLogger(__name__)
 MEASURES = ["valence", "arousal", "face_visible_ratio", *CLASS_NAMES]
 WHOLE_SESSION = "(whole session)"
+MIN_PLAYERS = 2  # per build and segment: Welch's t-test needs two values on each side
+UNTESTED = (f"nothing could be tested: each build needs at least {MIN_PLAYERS} players with faces in a segment that"
+            " both builds have, with values that vary")
 
 
-def load_summaries(paths: list[Path]) -> list[dict]:
-    """summary.json files, or folders holding them at any depth."""
+class SummaryError(ValueError):
+    """No usable summary, or (strictly read) one that is not a session summary; the message names the file."""
+
+
+def summary_files(paths: list[Path]) -> list[Path]:
+    """The files given, and the summary.json files at any depth of the folders given, except in hidden folders
+    (such as those of sessions still being written)."""
     files = []
     for path in map(Path, paths):
-        files += sorted(path.rglob("summary.json")) if path.is_dir() else [path]
-    if not files:
-        raise FileNotFoundError(f"no summary.json under {', '.join(map(str, paths))}")
-    return [json.loads(f.read_text()) for f in files]
+        if path.is_dir():
+            files += sorted(f for f in path.rglob("summary.json")
+                            if not any(part.startswith(".") for part in f.relative_to(path).parts))
+        else:
+            files.append(path)
+    return files
+
+
+def read_summary(file: Path) -> dict:
+    """A session summary; SummaryError naming the file if it is not JSON or lacks what player_rows uses."""
+    try:
+        summary = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SummaryError(f"{file}: not a readable JSON file: {error}") from None
+    try:
+        summary["session"], player_rows([summary])
+    except (KeyError, TypeError, AttributeError) as error:
+        what = f"no {error}" if isinstance(error, KeyError) else str(error)
+        raise SummaryError(f"{file}: not a session summary ({what})") from None
+    return summary
+
+
+def load_summaries(paths: list[Path], strict: bool = False) -> list[dict]:
+    """summary.json files, or folders holding them at any depth. One that is not a session summary is
+    skipped with a warning naming it, or, if ``strict``, raises SummaryError; so does finding none usable."""
+    files, summaries = summary_files(paths), []
+    for file in files:
+        try:
+            summaries.append(with_annotations(read_summary(file), file))
+        except SummaryError as error:
+            if strict:
+                raise
+            log.warning("%s; skipped", error)
+    if not summaries:
+        skipped = f" ({len(files)} found, none usable: see the warnings)" if files else ""
+        raise SummaryError(f"no session summary.json under {', '.join(map(str, paths))}{skipped}")
+    return summaries
+
+
+def with_annotations(summary: dict, file: Path) -> dict:
+    """The summary with its session's researchers' annotations (fer.playtest.annotations) as ``annotations``."""
+    try:
+        summary["annotations"] = read_annotations(annotations_path(file.parent))
+    except AnnotationsError as error:
+        log.warning("%s; its annotations are left out", error)
+        summary["annotations"] = []
+    return summary
+
+
+def annotation_rows(summaries: list[dict]) -> list[dict]:
+    """Every annotation of the sessions, with its session and the segments its time falls in."""
+    rows = []
+    for summary in summaries:
+        for note in summary.get("annotations", []):
+            inside = [s["segment"] for s in summary.get("segments", []) if s["start_s"] <= note["time_s"] < s["end_s"]]
+            rows.append({"session": summary["session"], "time_s": note["time_s"], "kind": note["kind"],
+                         "text": note["text"], "segments": ", ".join(inside)})
+    return rows
 
 
 def player_rows(summaries: list[dict]) -> pd.DataFrame:
@@ -63,7 +128,7 @@ def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
             mean, low, high = _mean_ci(group[measure])
             out.append({"segment": segment, "measure": measure, "n": int(group[measure].notna().sum()),
                         "mean": mean, "ci_low": low, "ci_high": high})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=["segment", "measure", "n", "mean", "ci_low", "ci_high"])
 
 
 def compare(rows_a: pd.DataFrame, rows_b: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
@@ -74,12 +139,12 @@ def compare(rows_a: pd.DataFrame, rows_b: pd.DataFrame, alpha: float = 0.05) -> 
         for measure in MEASURES:
             x, y = a[measure].dropna(), b[measure].dropna()
             p = np.nan
-            if len(x) >= 2 and len(y) >= 2 and (x.var() > 0 or y.var() > 0):
+            if len(x) >= MIN_PLAYERS and len(y) >= MIN_PLAYERS and (x.var() > 0 or y.var() > 0):
                 p = float(stats.ttest_ind(y, x, equal_var=False).pvalue)
             out.append({"segment": segment, "measure": measure, "n_a": len(x), "n_b": len(y),
                         "mean_a": float(x.mean()), "mean_b": float(y.mean()),
                         "difference": float(y.mean() - x.mean()), "p": p})
-    table = pd.DataFrame(out)
+    table = pd.DataFrame(out, columns=["segment", "measure", "n_a", "n_b", "mean_a", "mean_b", "difference", "p"])
     tested = table.p.notna()
     table["q"] = np.nan
     if tested.any():
@@ -88,24 +153,47 @@ def compare(rows_a: pd.DataFrame, rows_b: pd.DataFrame, alpha: float = 0.05) -> 
     return table
 
 
+def without_faces(summaries: list[dict], rows: pd.DataFrame) -> list[str]:
+    """The sessions that contribute no row: no face was seen in them."""
+    return [summary["session"] for summary in summaries if summary["session"] not in set(rows.session)]
+
+
 def write_aggregate(summaries: list[dict], out_dir: Path) -> pd.DataFrame:
     rows = player_rows(summaries)
     table = aggregate(rows)
+    faceless = without_faces(summaries, rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "aggregate.csv", index=False, float_format="%.5f")
     (out_dir / "aggregate.json").write_text(json.dumps({
         "sessions": len(summaries), "players": int(rows[["session", "player"]].drop_duplicates().shape[0]),
-        "segments": json.loads(table.to_json(orient="records"))}, indent=2) + "\n")
-    shares = table[table.measure.isin(CLASS_NAMES)].pivot(index="segment", columns="measure", values="mean")
-    shares = shares.reindex(index=list(dict.fromkeys(table.segment)), columns=list(CLASS_NAMES))
-    sections = [
-        ("Emotions per segment", report.figure_html(report.share_bars_figure(
-            shares, f"mean share of time over {len(summaries)} sessions"), "emotions per segment")),
-        ("Valence and arousal (mean, 95% CI)", report.table_html(table[table.measure.isin(["valence", "arousal"])])),
-        ("Every measure", report.table_html(table)),
-    ]
+        "sessions_without_faces": faceless, "segments": json.loads(table.to_json(orient="records")),
+        "annotations": annotation_rows(summaries)},
+        indent=2) + "\n")
+    sections = []
+    if faceless:
+        sections.append(("Sessions without any face", f"<p>{len(faceless)} of {len(summaries)} sessions had no face"
+                         f" in any sampled frame and add nothing here: {', '.join(faceless)}</p>"))
+    if table.empty:
+        sections.append(("Emotions per segment", "<p>no face was seen in any session: nothing to aggregate</p>"))
+    else:
+        shares = table[table.measure.isin(CLASS_NAMES)].pivot(index="segment", columns="measure", values="mean")
+        shares = shares.reindex(index=list(dict.fromkeys(table.segment)), columns=list(CLASS_NAMES))
+        sections += [
+            ("Emotions per segment", report.figure_html(report.share_bars_figure(
+                shares, f"mean share of time over {len(summaries)} sessions"), "emotions per segment")),
+            ("Valence and arousal (mean, 95% CI)",
+             report.table_html(table[table.measure.isin(["valence", "arousal"])])),
+            ("Every measure", report.table_html(table)),
+        ]
+    if annotation_rows(summaries):
+        sections.append(("Researchers' annotations", report.table_html(pd.DataFrame(annotation_rows(summaries)))))
     (out_dir / "aggregate.html").write_text(report.page("Playtest sessions: aggregate", sections))
     return table
+
+
+def untested_note(table: pd.DataFrame) -> str | None:
+    """What to say when a comparison could test nothing."""
+    return None if table.p.notna().any() else UNTESTED
 
 
 def write_comparison(summaries_a: list[dict], summaries_b: list[dict], out_dir: Path,
@@ -115,10 +203,12 @@ def write_comparison(summaries_a: list[dict], summaries_b: list[dict], out_dir: 
     table.to_csv(out_dir / "comparison.csv", index=False, float_format="%.5f")
     (out_dir / "comparison.json").write_text(json.dumps({
         "builds": {"a": names[0], "b": names[1]}, "sessions": {"a": len(summaries_a), "b": len(summaries_b)},
+        "tested": int(table.p.notna().sum()), "note": untested_note(table),
         "significant": json.loads(table[table.significant].to_json(orient="records")),
         "all": json.loads(table.to_json(orient="records"))}, indent=2) + "\n")
     sections = [("Significant differences (Benjamini-Hochberg q < 0.05)",
-                 report.table_html(table[table.significant]) if table.significant.any() else "<p>none</p>"),
+                 report.table_html(table[table.significant]) if table.significant.any()
+                 else f"<p>{untested_note(table) or 'none'}</p>"),
                 (f"Every segment and measure: {names[1]} minus {names[0]}",
                  report.table_html(table, highlight=table.significant))]
     figure_rows = table[table.measure == "valence"]

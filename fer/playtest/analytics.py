@@ -7,7 +7,7 @@ places on Russell's circumplex of affect: ``valence = sum_e p(e) * VALENCE[e]`` 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -110,7 +110,8 @@ def classify_in_batches(faces: Iterable[tuple[dict, np.ndarray | None]], model, 
 
 
 def analyze_frames(recording: Recording, model, settings: AnalysisSettings, progress: bool = True,
-                   faces_dir: Path | None = None) -> tuple[pd.DataFrame, Timing]:
+                   faces_dir: Path | None = None, on_row: Callable[[dict], None] | None = None
+                   ) -> tuple[pd.DataFrame, Timing]:
     """One row per face per sampled frame (time_s, player, box, 7 probabilities) and one row with
     player 0 and no probabilities per sampled frame without a face. With ``settings.save_faces``, the
     48x48 crops go to ``faces_dir`` as <time>_p<player>.png."""
@@ -122,7 +123,11 @@ def analyze_frames(recording: Recording, model, settings: AnalysisSettings, prog
         frames = bar_updates(timed(recording.frames, timing, "decode_s"), bar)
         detections = detect_and_track(frames, detector, FaceTracker(), timing)
         faces = crop_faces(detections, settings.face_margin, faces_dir if settings.save_faces else None)
-        rows = list(classify_in_batches(faces, model, settings.batch_size, timing))
+        rows = []
+        for row in classify_in_batches(faces, model, settings.batch_size, timing):
+            rows.append(row)
+            if on_row is not None:  # fer analyze --live: each row once its batch is classified
+                on_row(row)
     table = pd.DataFrame(rows, columns=["time_s", "player", "x", "y", "w", "h", *PROBABILITY_COLUMNS])
     return table.astype({"player": int}), timing
 

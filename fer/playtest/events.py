@@ -52,7 +52,7 @@ def load_events(path: Path) -> list[Event]:
     """Events sorted by time; the first bad line raises EventsError naming it."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's CSV may start with a byte-order mark
     except (OSError, UnicodeDecodeError) as error:
         raise EventsError(f"{path}: cannot be read: {error}") from None
     events = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import urllib.parse
 
 import matplotlib
 
@@ -44,6 +45,17 @@ def _format(value) -> str:
     if isinstance(value, float):
         return "" if np.isnan(value) else f"{value:.3f}"
     return "" if value is None else str(value)
+
+
+DASHBOARD_URL = "http://127.0.0.1:8765"  # where `fer dashboard RESULTS` listens by default
+
+
+def dashboard_link(session: str) -> str:
+    """A link to the session's page in `fer dashboard`, which works while one runs on its results folder."""
+    url = f"{DASHBOARD_URL}/session/{urllib.parse.quote(session)}"
+    return (f'<p><a class="dashboard" href="{html.escape(url)}">{html.escape(url)}</a>: the video with these'
+            " emotions, seekable, with annotations; it opens while <code>fer dashboard RESULTS</code> runs on"
+            " this session's results folder (on its default host and port).</p>")
 
 
 def page(title: str, sections: list[tuple[str, str]]) -> str:

@@ -1,16 +1,21 @@
 """Analysing playtest sessions to files: one folder of tables, summary and HTML report per session.
 
-A batch skips sessions whose results are complete for the same input and settings, so a cut-off or
-repeated run redoes nothing finished; a session that fails is reported and the others go on.
+A session's folder is written whole into a hidden sibling (``.<name>.partial-<random>``) and then renamed
+into place, so it is either complete or absent however the run stops. A batch skips sessions whose results
+are complete for the same input and settings, so a cut-off or repeated run redoes nothing finished; a
+session that fails is reported and the others go on; Ctrl-C keeps the finished sessions and lists the rest.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import asdict
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
@@ -18,19 +23,33 @@ from fer.contract import ServingError
 from fer.playtest import report
 from fer.playtest.analytics import AnalysisSettings, analyze_frames, smooth, summarize
 from fer.playtest.events import EventsError, load_events
+from fer.playtest.live import start_live
 from fer.playtest.video import RecordingError, open_recording
 
 log = logging.getLogger(__name__)
 EVENT_SUFFIXES = (".events.csv", ".events.jsonl")
 OUTPUT_FILES = ("frames.csv", "timeline.csv", "summary.json", "report.html")
+PARTIAL = ".partial-"  # in the name of a session folder being written, or of the older one being replaced
+EXPECTED_ERRORS = (RecordingError, EventsError, ServingError, OSError)  # bad input: logged without a traceback
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during analyze_many; ``result`` is what it wrote to batch.json."""
+
+    def __init__(self, result: dict):
+        super().__init__("interrupted")
+        self.result = result
 
 
 def events_beside(source: Path) -> Path | None:
     """``<name>.events.csv`` or ``<name>.events.jsonl`` next to a recording, if there is one."""
     for suffix in EVENT_SUFFIXES:
         candidate = source.with_name(source.stem + suffix)
-        if candidate.is_file():
-            return candidate
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError:  # a name too long for the file system: no such file can exist
+            continue
     return None
 
 
@@ -43,33 +62,98 @@ def fingerprint(source: str | Path, events: Path | None, settings: AnalysisSetti
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
+def is_camera(source: str | Path) -> bool:
+    return str(source).isdigit()
+
+
+def session_names(sources: list[str | Path]) -> list[str]:
+    """Each source's output folder, relative to --out: ``camera<index>`` for a camera; for a recording, its
+    path relative to the deepest folder holding all the recordings given, without its extension, or with it
+    where two recordings would otherwise share a name (a.mp4 and a.avi)."""
+    recordings = [Path(os.path.abspath(s)) for s in sources if not is_camera(s)]
+    common = Path(os.path.commonpath([path.parent for path in recordings])) if recordings else None
+
+    def relative(source: str | Path) -> PurePosixPath:
+        return PurePosixPath(Path(os.path.abspath(source)).relative_to(common).as_posix())
+
+    stems = [f"camera{s}" if is_camera(s) else str(relative(s).with_suffix("")) for s in sources]
+    return [stem if is_camera(s) or stems.count(stem) == 1 else str(relative(s)) for s, stem in zip(sources, stems)]
+
+
 def analyze_session(source: str | Path, out_dir: Path, model, settings: AnalysisSettings,
                     events_path: Path | None = None, build: str | None = None, progress: bool = True,
-                    model_name: str = "", max_duration_s: float | None = None) -> dict:
-    """Writes frames.csv, timeline.csv, summary.json and report.html for one recording."""
+                    model_name: str = "", max_duration_s: float | None = None, session: str | None = None,
+                    live: bool = False) -> dict:
+    """Writes frames.csv, timeline.csv, report.html and summary.json (and faces/ with settings.save_faces) for
+    one recording into ``out_dir``, which appears, or replaces an older one, only once all are written.
+    ``session`` names the session in the summary (default: the folder's name). With ``live``, the rows also
+    go to fer.playtest.live's files as they are classified, for ``fer dashboard``."""
+    key = fingerprint(source, events_path, settings, model_name)  # before reading: a change meanwhile redoes it
     events = load_events(events_path) if events_path else []
     recording = open_recording(source, settings.sample_fps, max_duration_s)
-    started = time.perf_counter()
-    frames, timing = analyze_frames(recording, model, settings, progress, faces_dir=out_dir / "faces")
-    elapsed = time.perf_counter() - started
-    if frames.empty:
-        raise RecordingError(f"{source}: no frame was sampled")
-    duration = recording.duration_s if recording.duration_s is not None else float(frames.time_s.max())
-    timeline = smooth(frames, settings.smoothing_s)
-    summary = summarize(frames, timeline, events, duration, settings)
-    summary.update(session=out_dir.name, source=str(source), events=str(events_path) if events_path else None,
-                   build=build, model=model_name, frame_size=list(recording.frame_size),
-                   timing={"seconds": round(elapsed, 3), "realtime_multiple": round(duration / elapsed, 2),
-                           **{k: round(v, 3) for k, v in asdict(timing).items()}})
-    if summary["players"] == 0:
-        summary["warnings"].append(f"{source}: no face was found in any of the {summary['sampled_frames']}"
-                                   " sampled frames")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    frames.to_csv(out_dir / "frames.csv", index=False, float_format="%.5f")
-    timeline.to_csv(out_dir / "timeline.csv", index=False, float_format="%.5f")
-    (out_dir / "report.html").write_text(session_report(summary, frames, timeline))
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")  # last: marks the session done
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}{PARTIAL}", dir=out_dir.parent))
+    live_rows = start_live(out_dir, session or out_dir.name, source, build, settings.sample_fps) if live else None
+    try:
+        started = time.perf_counter()
+        frames, timing = analyze_frames(recording, model, settings, progress, faces_dir=partial / "faces",
+                                        on_row=live_rows.append if live_rows else None)
+        elapsed = time.perf_counter() - started
+        if frames.empty:
+            raise RecordingError(f"{source}: no frame was sampled")
+        duration = recording.duration_s if recording.duration_s is not None else float(frames.time_s.max())
+        timeline = smooth(frames, settings.smoothing_s)
+        summary = summarize(frames, timeline, events, duration, settings)
+        summary.update(session=session or out_dir.name, source=str(source),
+                       events=str(events_path) if events_path else None, build=build, model=model_name,
+                       frame_size=list(recording.frame_size), fingerprint=key,
+                       timing={"seconds": round(elapsed, 3), "realtime_multiple": round(duration / elapsed, 2),
+                               **{k: round(v, 3) for k, v in asdict(timing).items()}})
+        if summary["players"] == 0:
+            summary["warnings"].append(f"{source}: no face was found in any of the {summary['sampled_frames']}"
+                                       " sampled frames")
+        frames.to_csv(partial / "frames.csv", index=False, float_format="%.5f")
+        timeline.to_csv(partial / "timeline.csv", index=False, float_format="%.5f")
+        (partial / "report.html").write_text(session_report(summary, frames, timeline))
+        (partial / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        replace_folder(partial, out_dir)
+    except BaseException:  # Ctrl-C too: no half-written folder is left behind
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    finally:
+        if live_rows:
+            live_rows.close()
     return summary
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Renames ``new`` to ``target``; an older ``target`` is renamed aside first and deleted after, so that
+    ``target`` is at every moment the old folder, absent, or the new one, never a mixture."""
+    if not target.exists():
+        new.rename(target)
+        return
+    old = target.with_name(f".{target.name}{PARTIAL}old-{new.name.rsplit(PARTIAL, 1)[1]}")
+    target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old)
+
+
+def remove_leftovers(out_dir: Path) -> None:
+    """Removes the partial folders that a run killed while writing ``out_dir`` left beside it."""
+    for leftover in out_dir.parent.glob(f".{out_dir.name}{PARTIAL}*"):
+        log.info("removing %s, left by an interrupted run", leftover)
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def is_finished(out_dir: Path, key: str) -> bool:
+    """Whether ``out_dir`` holds every output of an analysis whose fingerprint is ``key``."""
+    if not all((out_dir / name).is_file() for name in OUTPUT_FILES):
+        return False
+    try:
+        summary = json.loads((out_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and summary.get("fingerprint") == key
 
 
 def session_report(summary: dict, frames: pd.DataFrame, timeline: pd.DataFrame) -> str:
@@ -97,6 +181,7 @@ def session_report(summary: dict, frames: pd.DataFrame, timeline: pd.DataFrame) 
         sections.append((f"Player {player}", content))
     if summary["strongest_moments"]:
         sections.append(("Strongest moments", report.table_html(pd.DataFrame(summary["strongest_moments"]))))
+    sections.append(("Review dashboard", report.dashboard_link(summary["session"])))
     sections.append(("How to read this", "<p>Shares count the sampled frames in which a face was visible, by the"
                      " emotion with the highest smoothed probability. Valence and arousal are the expected"
                      " circumplex coordinates of the seven probabilities: "
@@ -107,34 +192,42 @@ def session_report(summary: dict, frames: pd.DataFrame, timeline: pd.DataFrame) 
 
 def analyze_many(sources: list[str | Path], out_root: Path, model, settings: AnalysisSettings,
                  model_name: str = "", events_path: Path | None = None, build: str | None = None,
-                 progress: bool = True, max_duration_s: float | None = None) -> dict:
-    """Analyses every recording (or camera index) into ``out_root/<name>/``; returns {"done", "skipped", "failed"}."""
-    result: dict[str, list] = {"done": [], "skipped": [], "failed": []}
-    for source in sources:
-        camera = str(source).isdigit()
-        source = str(source) if camera else Path(source)
-        out_dir = out_root / (f"camera{source}" if camera else source.stem)
-        events = events_path or (None if camera else events_beside(source))
-        key = fingerprint(source, events, settings, model_name)
-        summary_file = out_dir / "summary.json"
-        if not camera and summary_file.is_file() and all((out_dir / f).is_file() for f in OUTPUT_FILES):
-            try:
-                if json.loads(summary_file.read_text()).get("fingerprint") == key:
-                    result["skipped"].append(str(source))
-                    continue
-            except json.JSONDecodeError:
-                pass
-        try:
-            summary = analyze_session(source, out_dir, model, settings, events, build, progress, model_name,
-                                      max_duration_s)
-        except (RecordingError, EventsError, ServingError, OSError) as error:
-            log.error("%s", error)
-            result["failed"].append({"source": str(source), "error": str(error)})
-            continue
-        summary["fingerprint"] = key
-        summary_file.write_text(json.dumps(summary, indent=2) + "\n")
-        result["done"].append(str(source))
-    out_root.mkdir(parents=True, exist_ok=True)
-    (out_root / "batch.json").write_text(json.dumps(result, indent=2) + "\n")
+                 progress: bool = True, max_duration_s: float | None = None, live: bool = False) -> dict:
+    """Analyses every recording (or camera index) into ``out_root/<name>/`` (names from session_names);
+    returns what it writes to ``out_root/batch.json``: the sources "done", "skipped" (already done),
+    "failed" (with the error), and "interrupted" (not done because of Ctrl-C, which raises BatchInterrupted)."""
+    result: dict[str, list] = {"done": [], "skipped": [], "failed": [], "interrupted": []}
+    pending = list(sources)
+    try:
+        for source, name in zip(sources, session_names(sources)):
+            _analyze_one(source, out_root / name, name, result, model, settings, model_name, events_path, build,
+                         progress, max_duration_s, live)
+            pending.pop(0)
+    except KeyboardInterrupt:
+        result["interrupted"] = [str(source) for source in pending]
+        raise BatchInterrupted(result) from None
+    finally:
+        out_root.mkdir(parents=True, exist_ok=True)
+        (out_root / "batch.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 
+
+def _analyze_one(source: str | Path, out_dir: Path, name: str, result: dict, model, settings: AnalysisSettings,
+                 model_name: str, events_path: Path | None, build: str | None, progress: bool,
+                 max_duration_s: float | None, live: bool = False) -> None:
+    """One source of analyze_many, added to ``result``'s "done", "skipped" or "failed"."""
+    camera = is_camera(source)
+    source = str(source) if camera else Path(source)
+    try:
+        remove_leftovers(out_dir)
+        events = events_path or (None if camera else events_beside(source))
+        if not camera and is_finished(out_dir, fingerprint(source, events, settings, model_name)):
+            result["skipped"].append(str(source))
+            return
+        analyze_session(source, out_dir, model, settings, events, build, progress, model_name, max_duration_s,
+                        session=name, live=live)
+    except Exception as error:  # one bad recording, whatever the cause, must not stop the batch
+        log.error("%s: %s: %s", source, type(error).__name__, error, exc_info=not isinstance(error, EXPECTED_ERRORS))
+        result["failed"].append({"source": str(source), "type": type(error).__name__, "error": str(error)})
+        return
+    result["done"].append(str(source))

@@ -2,7 +2,8 @@
 
 ``connect("http://host:8501")`` talks REST, ``connect("grpc://host:8500")`` gRPC; both answer
 ``predict(pixels)`` with the probabilities, whichever server (TF Serving or `fer serve`) is behind
-the URL. Large requests are cut into batches; 503 / UNAVAILABLE is retried with back-off; every
+the URL. Large requests are cut into batches; a refused connection, 503 and UNAVAILABLE are retried
+with back-off for ``retry_for_s`` (long enough for a restarting server to load its model); every
 other failure raises ServingError carrying the server's own message.
 
 Neither client imports TensorFlow or Keras: REST is JSON, and gRPC uses the wire-compatible
@@ -12,6 +13,9 @@ TensorFlow). Only LocalModel, which runs the SavedModel in-process, imports Tens
 from __future__ import annotations
 
 import json
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -19,13 +23,31 @@ import grpc
 import numpy as np
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from fer.contract import INPUT_NAME, MODEL_NAME, OUTPUT_NAME, SIGNATURE, ServingError, versions_on_disk
 from fer.serving import protos
 
+log = logging.getLogger(__name__)
+RETRYABLE = ("UNAVAILABLE", "503")
+
+
 class ModelClient(Protocol):
     def predict(self, pixels: np.ndarray) -> np.ndarray: ...
+
+
+def retrying(call: Callable[[], object], retry_for_s: float, what: str):
+    """``call()``, tried again after UNAVAILABLE (refused connection, 503, queue full) with a back-off
+    from 0.1 s doubling to 2 s, until ``retry_for_s`` seconds have passed; then its last error."""
+    deadline, delay = time.monotonic() + retry_for_s, 0.1
+    while True:
+        try:
+            return call()
+        except ServingError as error:
+            if error.code not in RETRYABLE or time.monotonic() + delay > deadline:
+                raise
+            log.warning("%s: %s; retrying in %.1f s", what, error.message, delay)
+        time.sleep(delay)
+        delay = min(2 * delay, 2.0)
 
 
 def _batches(pixels: np.ndarray, batch_size: int):
@@ -39,27 +61,30 @@ class RestClient:
 
     def __init__(self, url: str, model: str = MODEL_NAME, version: int | None = None, label: str | None = None,
                  signature_name: str = SIGNATURE, columnar: bool = False, timeout_s: float = 30.0,
-                 retries: int = 3, batch_size: int = 256):
+                 retry_for_s: float = 60.0, batch_size: int = 256):
         self.base = url.rstrip("/") + f"/v1/models/{model}"
         if version is not None:
             self.base += f"/versions/{version}"
         elif label is not None:
             self.base += f"/labels/{label}"
         self.signature_name, self.columnar = signature_name, columnar
-        self.timeout_s, self.batch_size = timeout_s, batch_size
+        self.timeout_s, self.retry_for_s, self.batch_size = timeout_s, retry_for_s, batch_size
         self.session = requests.Session()
-        retry = Retry(total=retries, connect=retries, read=0, status=retries, status_forcelist=[503],
-                      allowed_methods=None, backoff_factor=0.2, raise_on_status=False)
-        self.session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=64))
-        self.session.mount("https://", HTTPAdapter(max_retries=retry, pool_maxsize=64))
+        self.session.mount("http://", HTTPAdapter(pool_maxsize=64))
+        self.session.mount("https://", HTTPAdapter(pool_maxsize=64))
 
     def _call(self, method: str, suffix: str, body: dict | None = None) -> dict:
-        url = self.base + suffix
+        data = None if body is None else json.dumps(body)
+        return retrying(lambda: self._request(method, self.base + suffix, data), self.retry_for_s, self.base)
+
+    def _request(self, method: str, url: str, data: str | None) -> dict:
         try:
-            reply = self.session.request(method, url, data=None if body is None else json.dumps(body),
-                                         headers={"Content-Type": "application/json"}, timeout=self.timeout_s)
-        except requests.RequestException as error:
+            reply = self.session.request(method, url, data=data, headers={"Content-Type": "application/json"},
+                                         timeout=self.timeout_s)
+        except requests.ConnectionError as error:
             raise ServingError("UNAVAILABLE", f"{url}: {error}") from None
+        except requests.RequestException as error:  # a timeout: the server is up but too slow; not retried
+            raise ServingError("DEADLINE_EXCEEDED", f"{url}: {error}") from None
         try:
             content = reply.json()
         except ValueError:
@@ -85,7 +110,7 @@ class RestClient:
 
 
 class GrpcClient:
-    """TensorFlow Serving's gRPC PredictionService, with the channel retrying UNAVAILABLE.
+    """TensorFlow Serving's gRPC PredictionService.
 
     The methods are called through grpc's generic API with fer.serving.protos' messages, so no
     TensorFlow is imported; float32 batches travel as ``tensor_content`` (little-endian bytes).
@@ -93,15 +118,9 @@ class GrpcClient:
 
     def __init__(self, target: str, model: str = MODEL_NAME, version: int | None = None,
                  label: str | None = None, signature_name: str = SIGNATURE, timeout_s: float = 30.0,
-                 retries: int = 3, batch_size: int = 256):
+                 retry_for_s: float = 60.0, batch_size: int = 256):
         options = [("grpc.max_receive_message_length", 64 * 1024 * 1024),
                    ("grpc.max_send_message_length", 64 * 1024 * 1024)]
-        if retries:  # gRPC allows 2 to 5 attempts
-            retry_policy = {"methodConfig": [{
-                "name": [{"service": "tensorflow.serving.PredictionService"}],
-                "retryPolicy": {"maxAttempts": min(retries + 1, 5), "initialBackoff": "0.2s", "maxBackoff": "2s",
-                                "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}]}
-            options += [("grpc.service_config", json.dumps(retry_policy)), ("grpc.enable_retries", 1)]
         self.channel = grpc.insecure_channel(target, options=options)
         self._predict = self.channel.unary_unary(
             protos.PREDICT, request_serializer=protos.PredictRequest.SerializeToString,
@@ -111,6 +130,7 @@ class GrpcClient:
             response_deserializer=protos.GetModelMetadataResponse.FromString)
         self.target, self.model, self.version, self.label = target, model, version, label
         self.signature_name, self.timeout_s, self.batch_size = signature_name, timeout_s, batch_size
+        self.retry_for_s = retry_for_s
 
     def _spec(self, spec) -> None:
         spec.name = self.model
@@ -120,6 +140,9 @@ class GrpcClient:
             spec.version_label = self.label
 
     def _call(self, method, request):
+        return retrying(lambda: self._request(method, request), self.retry_for_s, self.target)
+
+    def _request(self, method, request):
         try:
             return method(request, timeout=self.timeout_s)
         except grpc.RpcError as error:
@@ -190,9 +213,19 @@ class LocalModel:
         return outputs[OUTPUT_NAME].numpy()
 
 
-def open_model(where: str | Path) -> ModelClient:
-    """A model server URL (see ``connect``) or a SavedModel path, checked with one prediction."""
-    model = connect(str(where)) if str(where).startswith(("http://", "https://", "grpc://")) else LocalModel(where)
+def open_model(where: str | Path, first_contact_s: float = 10.0) -> ModelClient:
+    """A model server URL (see ``connect``) or a SavedModel path, checked with one prediction; a server is
+    waited for ``first_contact_s`` at most (later calls retry for the client's ``retry_for_s``)."""
+    if not str(where).startswith(("http://", "https://", "grpc://")):
+        return _checked(LocalModel(where), where)
+    model = connect(str(where))
+    model.retry_for_s, retry_for_s = first_contact_s, model.retry_for_s
+    _checked(model, where)
+    model.retry_for_s = retry_for_s
+    return model
+
+
+def _checked(model: ModelClient, where: str | Path) -> ModelClient:
     probabilities = model.predict(np.zeros((1, 48, 48, 1), np.float32))
     if probabilities.shape != (1, 7):
         raise ServingError("FAILED_PRECONDITION", f"{where}: the model returns shape {probabilities.shape}, not [1, 7]")

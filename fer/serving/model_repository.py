@@ -7,9 +7,9 @@ poller loads versions that appear and unloads those the policy drops, without a 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,56 +45,108 @@ class Signature:
                 raise ServingError("INVALID_ARGUMENT", f"input {name!r} contains NaN or Infinity")
 
 
+class _Request:
+    """One request's inputs, cut into batch pieces as the batcher reaches them, and its result."""
+
+    def __init__(self, inputs: dict[str, np.ndarray]):
+        self.inputs, self.rows, self.taken = inputs, len(next(iter(inputs.values()))), 0
+        self.outputs: list[dict[str, np.ndarray]] = []
+        self.future: Future = Future()
+
+    def take(self, rows: int) -> dict[str, np.ndarray]:
+        piece = {name: value[self.taken:self.taken + rows] for name, value in self.inputs.items()}
+        self.taken += rows
+        return piece
+
+    def finish_piece(self, outputs: dict[str, np.ndarray]) -> None:
+        self.outputs.append(outputs)
+        if sum(len(next(iter(o.values()))) for o in self.outputs) == self.rows:
+            self.future.set_result({name: np.concatenate([o[name] for o in self.outputs]) for name in outputs})
+
+
 class Batcher:
-    """Runs one signature on batches formed from concurrent requests (TF Serving's batching)."""
+    """Runs one signature on batches of at most ``max_batch_size`` faces (TF Serving's batching).
+
+    Concurrent requests are merged into one batch (unless ``merge_requests`` is off); a request larger
+    than a batch is cut into pieces, served in turn with the other requests (round robin), so memory
+    stays bounded by the batch size and a small request never waits for a large one to finish.
+    """
 
     def __init__(self, signature: Signature, max_batch_size: int = 64, timeout_s: float = 0.002,
-                 max_enqueued: int = 1000):
+                 max_enqueued: int = 6400, merge_requests: bool = True):
         self.signature, self.max_batch_size, self.timeout_s = signature, max_batch_size, timeout_s
-        self._queue: queue.Queue = queue.Queue(max_enqueued)
+        self.max_enqueued, self.merge_requests = max_enqueued, merge_requests
+        self._pending: deque[_Request] = deque()
+        self._queued_rows, self._closed = 0, False
+        self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"batcher-{signature.name}")
         self._thread.start()
 
     def submit(self, inputs: dict[str, np.ndarray]) -> Future:
-        future: Future = Future()
-        try:
-            self._queue.put_nowait((inputs, future))
-        except queue.Full:
-            raise ServingError("UNAVAILABLE", "the request queue is full; retry later") from None
-        return future
+        request = _Request(inputs)
+        with self._changed:
+            if self._closed:
+                raise ServingError("UNAVAILABLE", "this model version was just unloaded; retry")
+            if self._queued_rows and self._queued_rows + request.rows > self.max_enqueued:
+                raise ServingError("UNAVAILABLE", f"the request queue is full ({self._queued_rows} faces waiting);"
+                                                  " retry later")
+            self._pending.append(request)
+            self._queued_rows += request.rows
+            self._changed.notify()
+        return request.future
 
     def close(self) -> None:
-        self._queue.put(None)
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+
+    def _next_batch(self) -> list[tuple[_Request, dict[str, np.ndarray]]] | None:
+        """Pieces of the waiting requests, up to a full batch: the first piece as soon as there is one, more
+        while the batch timeout lasts. A request with faces left goes to the back of the line."""
+        with self._changed:
+            while not self._pending and not self._closed:
+                self._changed.wait()
+            if not self._pending:  # closed, and every request before the close served
+                return None
+            batch, space = [], self.max_batch_size
+            deadline = time.monotonic() + self.timeout_s
+            while space:
+                if not self._pending:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self.merge_requests or self._closed:
+                        break
+                    self._changed.wait(left)
+                    continue
+                request = self._pending.popleft()
+                rows = min(space, request.rows - request.taken)
+                batch.append((request, request.take(rows)))
+                space -= rows
+                self._queued_rows -= rows
+                if request.taken < request.rows:
+                    self._pending.append(request)
+                if not self.merge_requests:
+                    break
+            return batch
 
     def _run(self) -> None:
-        while (first := self._queue.get()) is not None:
-            batch, rows = [first], len(next(iter(first[0].values())))
-            deadline = time.monotonic() + self.timeout_s
-            while rows < self.max_batch_size:
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
-                batch.append(item)
-                rows += len(next(iter(item[0].values())))
+        while (batch := self._next_batch()) is not None:
             self._run_batch(batch)
 
-    def _run_batch(self, batch: list[tuple[dict[str, np.ndarray], Future]]) -> None:
+    def _run_batch(self, batch: list[tuple[_Request, dict[str, np.ndarray]]]) -> None:
         try:
-            joined = {name: tf.constant(np.concatenate([inputs[name] for inputs, _ in batch]))
+            joined = {name: tf.constant(np.concatenate([piece[name] for _, piece in batch]))
                       for name in self.signature.inputs}
             outputs = {name: value.numpy() for name, value in self.signature.function(**joined).items()}
         except Exception as error:  # the model failed on this batch: every caller hears why
-            for _, future in batch:
-                future.set_exception(ServingError("INTERNAL", f"the model failed: {error}"))
+            for request, _ in batch:
+                if not request.future.done():
+                    request.future.set_exception(ServingError("INTERNAL", f"the model failed: {error}"))
             return
         start = 0
-        for inputs, future in batch:
-            rows = len(next(iter(inputs.values())))
-            future.set_result({name: value[start:start + rows] for name, value in outputs.items()})
+        for request, piece in batch:
+            rows = len(next(iter(piece.values())))
+            if not request.future.done():
+                request.finish_piece({name: value[start:start + rows] for name, value in outputs.items()})
             start += rows
 
 
@@ -142,8 +194,15 @@ def _files_state(config: ModelConfig, version: int) -> tuple:
     """What a version folder holds (each file's path, size and modification time): a version that failed to
     load is tried again once any of its files changes, e.g. when its variables arrive after saved_model.pb."""
     folder = Path(config.base_path) / str(version)
-    return tuple(sorted((str(f.relative_to(folder)), f.stat().st_size, f.stat().st_mtime_ns)
-                        for f in folder.rglob("*") if f.is_file()))
+    state = []
+    for file in folder.rglob("*"):
+        try:
+            stat = file.stat()
+        except OSError:  # removed while being looked at
+            continue
+        if file.is_file():
+            state.append((str(file.relative_to(folder)), stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(state))
 
 
 def versions_to_serve(config: ModelConfig, available: list[int]) -> list[int]:
@@ -157,46 +216,120 @@ def versions_to_serve(config: ModelConfig, available: list[int]) -> list[int]:
     return available[-(policy.latest.num_versions or 1):] if available else []
 
 
+@dataclass
+class LoadFailure:
+    """Why a version did not load, and when it is tried again: at once if any of its files changes, else
+    after ``load_retry_interval_s`` while retries are left (TF Serving's --max_num_load_retries)."""
+    files: tuple
+    code: str  # TF Serving's error code name, as the model status API shows it
+    message: str
+    attempts: int
+    retry_at: float | None  # time.monotonic(); None once the retries are spent
+
+
+def _error_code(error: Exception) -> str:
+    if isinstance(error, (FileNotFoundError, tf.errors.NotFoundError)):
+        return "NOT_FOUND"
+    if "corrupt" in str(error).lower() or "parse" in str(error).lower():
+        return "DATA_LOSS"
+    return "UNKNOWN"
+
+
 class ModelRepository:
     """Every configured model, its loaded versions and labels, refreshed from disk by ``poll``."""
 
-    def __init__(self, configs: list[ModelConfig], batching: dict | None = None):
+    def __init__(self, configs: list[ModelConfig], batching: dict | None = None, max_num_load_retries: int = 5,
+                 load_retry_interval_s: float = 60.0):
         self.configs = {config.name: config for config in configs}
         self.batching = batching or {}
+        self.max_num_load_retries, self.load_retry_interval_s = max_num_load_retries, load_retry_interval_s
         self.servables: dict[str, dict[int, Servable]] = {name: {} for name in self.configs}
-        self.load_errors: dict[tuple[str, int], tuple[tuple, str]] = {}  # (the folder's files, error)
+        self.load_failures: dict[tuple[str, int], LoadFailure] = {}
+        self._base_path_notes: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def poll(self) -> None:
         for name, config in self.configs.items():
             on_disk = versions_on_disk(Path(config.base_path))
-            for version in versions_to_serve(config, on_disk):
-                failed = self.load_errors.get((name, version))
-                if version not in self.servables[name] and (failed is None
-                                                            or failed[0] != _files_state(config, version)):
-                    self._load(config, version)
+            self._note_base_path(config, on_disk)
+            self._load_aspired(config, on_disk)
             # TF Serving's availability-preserving rule: the policy picks among the versions that loaded, so
             # a version that fails to load never unloads one that serves
             with self._lock:
                 wanted = versions_to_serve(config, [v for v in on_disk if v in self.servables[name]])
                 dropped = [v for v in self.servables[name] if v not in wanted]
                 removed = [self.servables[name].pop(v) for v in dropped]
+                current = set(versions_to_serve(config, on_disk))
+                for key in [k for k in self.load_failures if k[0] == name and k[1] not in current]:
+                    del self.load_failures[key]
             for servable in removed:
                 log.info("unloaded %s version %d", name, servable.version)
                 servable.unload()
+
+    def _load_aspired(self, config: ModelConfig, on_disk: list[int]) -> None:
+        """Loads the versions the policy picks among those not waiting out a failed load, so that while the
+        newest version cannot load, the newest one that can is served."""
+        for _ in on_disk:
+            usable = [v for v in on_disk if v in self.servables[config.name] or self._time_to_try(config, v)]
+            missing = [v for v in versions_to_serve(config, usable) if v not in self.servables[config.name]]
+            if not missing:
+                return
+            for version in missing:
+                self._load(config, version)
+
+    def _note_base_path(self, config: ModelConfig, on_disk: list[int]) -> None:
+        """Logs, once each time it becomes so, that a base path is missing or holds no version."""
+        base = Path(config.base_path)
+        note = "" if on_disk else (f"the base path {base} of model {config.name} does not exist" if not base.is_dir()
+                                   else f"no version of model {config.name} found under its base path {base}:"
+                                        " versions are numbered folders holding saved_model.pb (e.g. 1/)")
+        if note and note != self._base_path_notes.get(config.name):
+            log.warning("%s", note)
+        self._base_path_notes[config.name] = note
+
+    def _time_to_try(self, config: ModelConfig, version: int) -> bool:
+        failure = self.load_failures.get((config.name, version))
+        if failure is None or failure.files != _files_state(config, version):
+            return True
+        return failure.retry_at is not None and time.monotonic() >= failure.retry_at
 
     def _load(self, config: ModelConfig, version: int) -> None:
         path = Path(config.base_path) / str(version)
         try:
             servable = Servable.load(config.name, version, path, self.batching)
         except Exception as error:  # a broken version must not take the others down
-            log.error("cannot load %s version %d from %s: %s", config.name, version, path, error)
-            self.load_errors[(config.name, version)] = (_files_state(config, version), str(error))
-            return  # tried again once its files change
-        self.load_errors.pop((config.name, version), None)
+            self._record_failure(config, version, path, error)
+            return
+        self.load_failures.pop((config.name, version), None)
         with self._lock:
             self.servables[config.name][version] = servable
         log.info("serving %s version %d from %s", config.name, version, path)
+
+    def _record_failure(self, config: ModelConfig, version: int, path: Path, error: Exception) -> None:
+        files = _files_state(config, version)
+        previous = self.load_failures.get((config.name, version))
+        attempts = previous.attempts + 1 if previous is not None and previous.files == files else 1
+        retries_left = attempts <= self.max_num_load_retries
+        retry_at = time.monotonic() + self.load_retry_interval_s if retries_left else None
+        message = f"cannot load {config.name} version {version} from {path}: {error}"
+        self.load_failures[(config.name, version)] = LoadFailure(files, _error_code(error), message, attempts,
+                                                                 retry_at)
+        then = (f"retry {attempts} of {self.max_num_load_retries} in {self.load_retry_interval_s:g} s"
+                if retries_left else "no retry left")
+        log.error("%s (%s, or as soon as any of its files changes; the versions already loaded keep serving)",
+                  message, then)
+
+    def version_states(self, name: str) -> dict[int, tuple[str, str, str]]:
+        """Per version the model status API reports: (state, error code, error message), as TF Serving:
+        AVAILABLE for a loaded version, END with the load error for one that failed."""
+        if name not in self.configs:
+            raise ServingError("NOT_FOUND", f"Could not find any versions of model {name}")
+        with self._lock:
+            states = {v: ("AVAILABLE", "OK", "") for v in self.servables[name]}
+            for (model, version), failure in self.load_failures.items():
+                if model == name and version not in states:
+                    states[version] = ("END", failure.code, failure.message)
+        return dict(sorted(states.items()))
 
     def watch(self, interval_s: float, stop: threading.Event) -> threading.Thread:
         def loop() -> None:
@@ -214,10 +347,7 @@ class ModelRepository:
         if name not in self.configs:
             raise ServingError("NOT_FOUND", f"Servable not found for request: Latest({name})")
         if label is not None:
-            labels = self.configs[name].version_labels
-            if label not in labels:
-                raise ServingError("INVALID_ARGUMENT", f"Unrecognized servable version label: {label}")
-            version = labels[label]
+            version = self.label_version(name, label)
         with self._lock:
             loaded = self.servables[name]
             if version is None:
@@ -228,11 +358,11 @@ class ModelRepository:
                 raise ServingError("NOT_FOUND", f"Servable not found for request: Specific({name}, {version})")
             return loaded[version]
 
-    def versions(self, name: str) -> list[int]:
-        if name not in self.configs:
-            raise ServingError("NOT_FOUND", f"Could not find any versions of model {name}")
-        with self._lock:
-            return sorted(self.servables[name])
+    def label_version(self, name: str, label: str) -> int:
+        labels = self.configs[name].version_labels if name in self.configs else {}
+        if label not in labels:
+            raise ServingError("INVALID_ARGUMENT", f"Unrecognized servable version label: {label}")
+        return labels[label]
 
     def close(self) -> None:
         for versions in self.servables.values():

@@ -1,0 +1,296 @@
+"""The dashboard's HTTP server (aiohttp): pages, static files, a JSON API, the recordings, live rows.
+
+Safe by default: it listens on 127.0.0.1 unless told otherwise, and on any other address only with a token,
+which every request must carry (``?token=`` once, then a cookie; or ``Authorization: Bearer``). Every file it
+sends is one the catalog found: a static file of this package (listed at start), a session's recording (the
+one its summary names), or a file of a session folder. URLs carry ids, looked up in the catalog, never paths.
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import logging
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+from aiohttp import web
+
+from fer.dashboard.catalog import VIDEO_TYPES, Catalog, Session
+from fer.dashboard.lanes import finished_lanes, live_lanes, read_live_rows
+from fer.playtest.annotations import (AnnotationsError, Conflict, add_annotation, annotations_path, delete_annotation,
+                                      edit_annotation, read_annotations)
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".txt": "text/plain",
+                 ".LICENSE": "text/plain"}
+TOKEN_COOKIE = "fer_dashboard_token"
+LIVE_POLL_S = 0.5
+FLIPBOOK_WIDTH = 640  # frames of the flip-book are scaled down to at most this width
+CATALOG = web.AppKey("catalog", Catalog)
+TOKEN = web.AppKey("token", str)
+
+
+class UsageError(ValueError):
+    """Settings the dashboard refuses to start with (another interface without a token)."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class DashboardOptions:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: str | None = None
+
+    def check(self) -> None:
+        if not is_loopback(self.host) and not self.token:
+            raise UsageError(f"--host {self.host} is reachable from other machines: give --token SECRET too"
+                             " (requests must then carry it), or keep the default 127.0.0.1")
+
+
+def _json(content, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(content, allow_nan=False, default=str), status=status,
+                        content_type="application/json")
+
+
+def _error(status: int, message: str, **extra) -> web.Response:
+    return _json({"error": message, **extra}, status)
+
+
+@web.middleware
+async def token_check(request: web.Request, handler):
+    token = request.app[TOKEN]
+    if not token:
+        return await handler(request)
+    given = (request.query.get("token") or request.cookies.get(TOKEN_COOKIE)
+             or request.headers.get("Authorization", "").removeprefix("Bearer "))
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        return web.Response(status=401, text="401: this dashboard needs its token (open it with ?token=...)")
+    response = await handler(request)
+    if request.query.get("token"):
+        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict")
+    return response
+
+
+def _session(request: web.Request) -> Session:
+    session = request.app[CATALOG].sessions().get(request.query.get("id", ""))
+    if session is None:
+        raise web.HTTPNotFound(text=json.dumps({"error": f"no session {request.query.get('id')!r}"}),
+                               content_type="application/json")
+    return session
+
+
+async def page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+
+def static_handler(files: dict[str, Path]):
+    async def static(request: web.Request) -> web.StreamResponse:
+        path = files.get(request.match_info["name"])
+        if path is None:
+            raise web.HTTPNotFound(text="404: no such file")
+        return web.FileResponse(path, headers={"Content-Type": CONTENT_TYPES.get(path.suffix, "text/plain")})
+    return static
+
+
+async def list_everything(request: web.Request) -> web.Response:
+    catalog = request.app[CATALOG]
+    reports = [{"kind": r.kind, "id": r.id, "error": r.error} for r in catalog.reports().values()]
+    return _json({"sessions": [s.listing() for s in catalog.sessions().values()], "reports": reports,
+                  "roots": [str(root) for root in catalog.roots]})
+
+
+async def session_data(request: web.Request) -> web.Response:
+    session = _session(request)
+    recording, recording_error = session.recording()
+    content = {"id": session.id, "summary": session.summary, "live": session.live is not None,
+               "errors": list(session.errors), "video": None, "lanes": None, "offset": 0}
+    if recording is not None:
+        content["video"] = {"url": f"/api/video?id={urllib.parse.quote(session.id)}", "type": VIDEO_TYPES.get(recording.suffix.lower(), ""),
+                            "name": recording.name}
+    elif recording_error:
+        content["errors"].append(recording_error)
+    try:
+        if session.live is not None:
+            rows, content["offset"] = read_live_rows(session.live_folder / "frames.csv")
+            content["lanes"] = live_lanes(rows, session.live.get("circumplex", {}))
+        elif session.summary is not None:
+            content["lanes"] = finished_lanes(session.folder)
+    except (OSError, ValueError, KeyError) as error:
+        content["errors"].append(f"{session.folder}: its tables cannot be read: {type(error).__name__}: {error}")
+    content["annotations"], annotation_error = _annotations(session)
+    if annotation_error:
+        content["errors"].append(annotation_error)
+    return _json(content)
+
+
+def _annotations(session: Session) -> tuple[list[dict], str | None]:
+    try:
+        return read_annotations(annotations_path(session.folder)), None
+    except AnnotationsError as error:
+        return [], str(error)
+
+
+async def video(request: web.Request) -> web.StreamResponse:
+    recording, error = _session(request).recording()
+    if recording is None:
+        return _error(404, error)
+    return web.FileResponse(recording, headers={"Content-Type": VIDEO_TYPES.get(recording.suffix.lower(), "")})
+
+
+def decode_frame(recording: Path, time_s: float) -> bytes | None:
+    """The recording's frame at ``time_s`` as a JPEG, scaled to FLIPBOOK_WIDTH at most."""
+    capture = cv2.VideoCapture(str(recording), cv2.CAP_FFMPEG)
+    try:
+        capture.set(cv2.CAP_PROP_POS_MSEC, time_s * 1000)
+        ok, frame = capture.read()
+    finally:
+        capture.release()
+    if not ok:
+        return None
+    if frame.shape[1] > FLIPBOOK_WIDTH:
+        frame = cv2.resize(frame, (FLIPBOOK_WIDTH, round(frame.shape[0] * FLIPBOOK_WIDTH / frame.shape[1])),
+                           interpolation=cv2.INTER_AREA)
+    return cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
+
+
+async def frame(request: web.Request) -> web.Response:
+    """One frame of the recording, for the flip-book shown where the browser cannot play the video's codec."""
+    recording, error = _session(request).recording()
+    if recording is None:
+        return _error(404, error)
+    try:
+        time_s = max(0.0, float(request.query.get("t", "0")))
+    except ValueError:
+        return _error(400, "t must be a number of seconds")
+    jpeg = await asyncio.get_running_loop().run_in_executor(None, decode_frame, recording, time_s)
+    if jpeg is None:
+        return _error(404, f"no frame at {time_s:g} s in {recording.name}")
+    return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+
+
+async def _body(request: web.Request) -> dict:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text=json.dumps({"error": "the body must be JSON"}), content_type="application/json")
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text=json.dumps({"error": "the body must be a JSON object"}),
+                                 content_type="application/json")
+    return body
+
+
+async def annotations_get(request: web.Request) -> web.Response:
+    annotations, error = _annotations(_session(request))
+    return _json({"annotations": annotations, "error": error}, 500 if error else 200)
+
+
+async def annotations_add(request: web.Request) -> web.Response:
+    session = _session(request)
+    try:
+        return _json(add_annotation(annotations_path(session.folder), session.id, await _body(request)), 201)
+    except AnnotationsError as error:
+        return _error(400, str(error))
+
+
+async def annotations_edit(request: web.Request) -> web.Response:
+    session, body = _session(request), await _body(request)
+    path, annotation_id = annotations_path(session.folder), request.match_info["annotation"]
+    try:
+        if request.method == "DELETE":
+            delete_annotation(path, session.id, annotation_id, int(body.get("revision", -1)))
+            return _json({"deleted": annotation_id})
+        return _json(edit_annotation(path, session.id, annotation_id, int(body.get("revision", -1)), body))
+    except Conflict as conflict:
+        return _error(409, str(conflict), current=conflict.current)
+    except (AnnotationsError, TypeError, ValueError) as error:
+        return _error(400, str(error))
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """Server-sent events of a live session: ``rows`` (new lanes data, and the offset after them) as they are
+    appended, then ``done`` once the analysis has ended (the session then reads as a finished one)."""
+    session = _session(request)
+    frames_csv = session.live_folder / "frames.csv"
+    offset = int(request.query.get("offset", "0") or 0)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    circumplex = (session.live or {}).get("circumplex", {})
+    while True:
+        try:
+            rows, offset = read_live_rows(frames_csv, offset)
+        except FileNotFoundError:
+            await response.write(b"event: done\ndata: {}\n\n")
+            return response
+        if len(rows):
+            payload = json.dumps({"offset": offset, "lanes": live_lanes(rows, circumplex)}, default=str)
+            await response.write(f"event: rows\ndata: {payload}\n\n".encode())
+        await asyncio.sleep(LIVE_POLL_S)
+
+
+async def report_data(request: web.Request) -> web.Response:
+    catalog = request.app[CATALOG]
+    report = catalog.reports().get(f"{request.query.get('kind')}:{request.query.get('id')}")
+    if report is None:
+        return _error(404, f"no {request.query.get('kind')} {request.query.get('id')!r}")
+    sessions = [{"id": s.id, "build": (s.summary or {}).get("build"),
+                 "segments": [seg["segment"] for seg in (s.summary or {}).get("segments", [])]}
+                for s in catalog.sessions().values() if s.summary]
+    return _json({"kind": report.kind, "id": report.id, "content": report.content, "error": report.error,
+                  "sessions": sessions})
+
+
+def make_app(roots: list[Path], token: str | None = None) -> web.Application:
+    app = web.Application(middlewares=[token_check])
+    app[CATALOG], app[TOKEN] = Catalog(roots), token or ""
+    static_files = {p.name: p for p in STATIC.iterdir() if p.is_file()}
+    app.router.add_get("/", page)
+    for prefix in ("session", "aggregate", "comparison"):
+        app.router.add_get(f"/{prefix}/{{id:.+}}", page)
+    app.router.add_get("/static/{name}", static_handler(static_files))
+    app.router.add_get("/api/list", list_everything)
+    app.router.add_get("/api/session", session_data)
+    app.router.add_get("/api/video", video)
+    app.router.add_get("/api/frame", frame)
+    app.router.add_get("/api/stream", stream)
+    app.router.add_get("/api/report", report_data)
+    app.router.add_get("/api/annotations", annotations_get)
+    app.router.add_post("/api/annotations", annotations_add)
+    app.router.add_put("/api/annotations/{annotation}", annotations_edit)
+    app.router.add_delete("/api/annotations/{annotation}", annotations_edit)
+    return app
+
+
+def serve(roots: list[Path], options: DashboardOptions) -> None:
+    """Serves until interrupted; prints the address once it listens (the port chosen, for --port 0)."""
+    options.check()
+
+    async def run() -> None:
+        runner = web.AppRunner(make_app(roots, options.token), shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, options.host, options.port)
+        await site.start()
+        port = runner.addresses[0][1]
+        host = f"[{options.host}]" if ":" in options.host else options.host
+        print(f"fer dashboard: http://{host}:{port}/ ({len(Catalog(roots).sessions())} sessions)", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,227 @@
+"""fer analyze, aggregate and compare when things go wrong: Ctrl-C, clashing names, failing recordings, an
+unwritable --out, corrupt summaries, too few sessions to test; real `fer` subprocesses and real videos."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from fer.playtest.aggregate import SummaryError, load_summaries
+from fer.playtest.analytics import PROBABILITY_COLUMNS, AnalysisSettings, smooth, summarize
+from fer.playtest.events import Event, load_events
+from fer.playtest.sessions import OUTPUT_FILES, PARTIAL, analyze_many, analyze_session, session_names
+from fer.serving.client import LocalModel
+from tests.conftest import REPO
+
+MODEL = REPO / "serving/models/fer_model"
+SETTINGS = AnalysisSettings(sample_fps=5.0)
+LONG_FRAMES = 1000  # at --sample-fps 10, a few seconds of face detection: time to interrupt it
+
+
+@pytest.fixture(scope="module")
+def model():
+    return LocalModel(MODEL)
+
+
+def faceless_video(path: Path, frames: int = 20) -> Path:
+    """A 10 fps 320x240 MPEG-4 video of a grey room with a moving box: no face, cheap to write and decode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))
+    assert writer.isOpened()
+    for index in range(frames):
+        frame = np.full((240, 320, 3), 110, np.uint8)
+        x = (index * 7) % 250
+        cv2.rectangle(frame, (x, 80), (x + 60, 160), (200, 180, 160), -1)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def fer_command(*arguments) -> list[str]:
+    return [sys.executable, "-m", "fer.cli", *map(str, arguments)]
+
+
+def run_fer(*arguments, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(fer_command(*arguments), capture_output=True, text=True, cwd=REPO, timeout=timeout)
+
+
+def interrupt_when(arguments: list, folder: Path, pattern: str, logs: Path) -> tuple[int, str]:
+    """Runs `fer ...`, sends it SIGINT once ``folder`` holds something named like ``pattern``; returns the
+    exit code and stderr."""
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / "stdout", "w") as out, open(logs / "stderr", "w") as err:
+        process = subprocess.Popen(fer_command(*arguments), stdout=out, stderr=err, cwd=REPO)
+        try:
+            deadline = time.monotonic() + 240
+            while not list(folder.glob(pattern)):
+                assert process.poll() is None, (logs / "stderr").read_text()
+                assert time.monotonic() < deadline, "the analysis never started"
+                time.sleep(0.01)
+            process.send_signal(signal.SIGINT)
+            code = process.wait(120)
+        finally:
+            process.kill()
+    return code, (logs / "stderr").read_text()
+
+
+def partial_folders(root: Path) -> list[Path]:
+    return list(root.rglob(f"*{PARTIAL}*"))
+
+
+def test_ctrl_c_keeps_finished_sessions_and_leaves_no_partial_one(tmp_path):
+    short, long, third = (faceless_video(tmp_path / "short.mp4"), faceless_video(tmp_path / "long.mp4", LONG_FRAMES),
+                          faceless_video(tmp_path / "third.mp4"))
+    out = tmp_path / "out"
+    analyze = ["analyze", short, long, third, "--out", out, "--sample-fps", "10", "--quiet"]
+
+    code, stderr = interrupt_when(analyze, out, f".long{PARTIAL}*", tmp_path / "first")
+    assert code == 130 and "Traceback" not in stderr and "interrupted: 1 analysed" in stderr, stderr
+    batch = json.loads((out / "batch.json").read_text())
+    assert batch["done"] == [str(short)] and batch["interrupted"] == [str(long), str(third)]
+    assert all((out / "short" / name).is_file() for name in OUTPUT_FILES)
+    assert not (out / "long").exists() and not partial_folders(out)
+
+    rerun = run_fer(*analyze)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "2 analysed, 1 already done, 0 failed" in rerun.stdout
+    batch = json.loads((out / "batch.json").read_text())
+    assert batch["skipped"] == [str(short)] and batch["done"] == [str(long), str(third)]
+    before = json.loads((out / "long" / "summary.json").read_text())
+    assert before["sampled_frames"] == LONG_FRAMES
+
+    # re-analysing with other settings and stopping halfway leaves the older results whole, not a mixture
+    code, stderr = interrupt_when([*analyze, "--smoothing-s", "1"], out, f".long{PARTIAL}*", tmp_path / "third")
+    assert code == 130 and "Traceback" not in stderr, stderr
+    assert json.loads((out / "long" / "summary.json").read_text()) == before
+    assert len(pd.read_csv(out / "long" / "frames.csv")) == LONG_FRAMES
+    assert json.loads((out / "short" / "summary.json").read_text())["settings"]["smoothing_s"] == 1.0
+    assert sorted(p.name for p in out.iterdir()) == ["batch.json", "long", "short", "third"]
+
+
+def test_leftovers_of_a_killed_run_are_removed_and_a_session_is_written_once(model, tmp_path):
+    video = faceless_video(tmp_path / "room.mp4")
+    leftover = tmp_path / "out" / f".room{PARTIAL}abc123"
+    leftover.mkdir(parents=True)
+    (leftover / "summary.json").write_text("{}")  # as if killed just before the rename
+    result = analyze_many([video], tmp_path / "out", model, SETTINGS, progress=False)
+    assert result["done"] == [str(video)] and not partial_folders(tmp_path / "out")
+    summary = json.loads((tmp_path / "out" / "room" / "summary.json").read_text())
+    assert summary["fingerprint"] and summary["session"] == "room"
+    assert load_summaries([tmp_path / "out"]) == [summary]
+
+
+def test_same_named_recordings_in_two_folders_get_a_folder_each(model, tmp_path):
+    first, second = faceless_video(tmp_path / "day1" / "session.mp4"), faceless_video(tmp_path / "day2" / "session.mp4")
+    out = tmp_path / "out"
+    result = analyze_many([first, second], out, model, SETTINGS, progress=False)
+    assert result["done"] == [str(first), str(second)] and not result["failed"]
+    assert json.loads((out / "batch.json").read_text())["done"] == [str(first), str(second)]
+    for day in ("day1", "day2"):
+        summary = json.loads((out / day / "session" / "summary.json").read_text())
+        assert summary["source"] == str(tmp_path / day / "session.mp4") and summary["session"] == f"{day}/session"
+    assert len(load_summaries([out])) == 2  # fer aggregate finds them at any depth
+    again = analyze_many([first, second], out, model, SETTINGS, progress=False)
+    assert again["skipped"] == [str(first), str(second)] and not again["done"]
+
+
+def test_output_names_follow_one_deterministic_rule(tmp_path):
+    assert session_names([tmp_path / "a" / "x.mp4"]) == ["x"]
+    assert session_names([tmp_path / "x.mp4", tmp_path / "y.mkv", "0"]) == ["x", "y", "camera0"]
+    assert session_names([tmp_path / "d1/s.mp4", tmp_path / "d2/sub/s.mp4"]) == ["d1/s", "d2/sub/s"]
+    assert session_names([tmp_path / "a.mp4", tmp_path / "a.avi", tmp_path / "b.mp4"]) == ["a.mp4", "a.avi", "b"]
+    assert session_names([tmp_path / "camera0.mp4", "0"]) == ["camera0.mp4", "camera0"]
+
+
+def test_a_recording_that_fails_for_any_reason_fails_alone(tmp_path):
+    first, third = faceless_video(tmp_path / "first.mp4"), faceless_video(tmp_path / "third.mp4")
+    middle = faceless_video(tmp_path / ("m" * 246 + ".mp4"))  # 250 bytes: no suffix fits in NAME_MAX
+    out = tmp_path / "out"
+    run = run_fer("analyze", first, middle, third, "--out", out, "--quiet")
+    assert run.returncode == 1, run.stderr
+    batch = json.loads((out / "batch.json").read_text())
+    assert batch["done"] == [str(first), str(third)] and not batch["interrupted"]
+    (failure,) = batch["failed"]
+    assert failure["source"] == str(middle) and failure["type"] == "OSError"
+    assert "too long" in failure["error"].lower() and PARTIAL in failure["error"]  # its temporary folder's name
+    assert f"FAILED {middle}" in run.stderr and "1 failed" in run.stdout
+    assert (out / "first" / "summary.json").is_file() and (out / "third" / "summary.json").is_file()
+    assert not partial_folders(out)
+
+
+@pytest.mark.parametrize("where", ["a_file", "a_file/out"])
+def test_an_out_that_cannot_be_written_is_refused_before_any_analysis(tmp_path, where):
+    video = faceless_video(tmp_path / "room.mp4")
+    (tmp_path / "a_file").write_text("not a folder")
+    started = time.monotonic()
+    run = run_fer("analyze", video, "--out", tmp_path / where, "--quiet")
+    assert run.returncode == 1 and time.monotonic() - started < 60
+    assert "Traceback" not in run.stderr and "analysed" not in run.stdout
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith(f"fer analyze: --out {tmp_path / where}: ")
+
+
+def player_summary(session: str, build: str, valence_shift: float = 0.0) -> dict:
+    """A summary as analyze_session writes it, of one player who is happy then neutral, from summarize()."""
+    probabilities = np.eye(7)[[3, 3, 6, 6]] * 0.6 + np.full((4, 7), 0.4 / 7)
+    probabilities[:, 3] += valence_shift
+    frames = pd.DataFrame(probabilities / probabilities.sum(axis=1, keepdims=True), columns=PROBABILITY_COLUMNS)
+    frames = frames.assign(time_s=[0.0, 0.5, 1.0, 1.5], player=1)
+    summary = summarize(frames, smooth(frames, 0.0), [Event(0.0, "intro", 1.0)], 2.0, AnalysisSettings())
+    return {**summary, "session": session, "build": build}
+
+
+def test_aggregate_skips_corrupt_and_empty_summaries_naming_them_and_counts_faceless_sessions(model, tmp_path):
+    sessions = tmp_path / "sessions"
+    analyze_session(faceless_video(tmp_path / "room.mp4"), sessions / "room", model, SETTINGS, progress=False)
+    (sessions / "good").mkdir()
+    (sessions / "good" / "summary.json").write_text(json.dumps(player_summary("good", "41")))
+    for name, text in (("corrupt", '{"session": "cut off'), ("empty", "{}")):
+        (sessions / name).mkdir()
+        (sessions / name / "summary.json").write_text(text)
+
+    run = run_fer("aggregate", sessions, "--out", tmp_path / "agg")
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    for name in ("corrupt", "empty"):
+        assert f"{sessions / name / 'summary.json'}: not a" in run.stderr and "skipped" in run.stderr
+    written = json.loads((tmp_path / "agg" / "aggregate.json").read_text())
+    assert written["sessions"] == 2 and written["players"] == 1 and written["sessions_without_faces"] == ["room"]
+    assert "had no face" in (tmp_path / "agg" / "aggregate.html").read_text()
+
+    strict = run_fer("aggregate", sessions, "--out", tmp_path / "strict", "--strict")
+    assert strict.returncode == 1 and "Traceback" not in strict.stderr
+    assert str(sessions / "corrupt" / "summary.json") in strict.stderr
+
+    faceless = run_fer("aggregate", sessions / "room", "--out", tmp_path / "faceless")
+    assert faceless.returncode == 0 and "no face was seen in any" in faceless.stdout, faceless.stderr
+    assert json.loads((tmp_path / "faceless" / "aggregate.json").read_text())["segments"] == []
+
+    unusable = run_fer("aggregate", sessions / "corrupt", sessions / "empty", "--out", tmp_path / "none")
+    assert unusable.returncode == 1 and "Traceback" not in unusable.stderr
+    assert "no session summary.json" in unusable.stderr.splitlines()[-1]
+    with pytest.raises(SummaryError, match="empty/summary.json: not a session summary"):
+        load_summaries([sessions / "empty"], strict=True)
+
+
+def test_compare_with_one_session_per_build_says_nothing_could_be_tested(tmp_path):
+    for build, shift in (("a", 0.0), ("b", 0.3)):
+        (tmp_path / build).mkdir()
+        (tmp_path / build / "summary.json").write_text(json.dumps(player_summary(build, build, shift)))
+    run = run_fer("compare", "--a", tmp_path / "a", "--b", tmp_path / "b", "--out", tmp_path / "cmp")
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert "0 significant differences of 0 tested" in run.stdout and "nothing could be tested" in run.stdout
+    written = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    assert written["tested"] == 0 and "at least 2 players" in written["note"]
+    assert "nothing could be tested" in (tmp_path / "cmp" / "comparison.html").read_text()
+
+
+def test_an_events_csv_saved_with_a_byte_order_mark_is_read(tmp_path):
+    (tmp_path / "e.csv").write_bytes("time,event,end\n0,intro,4\n8,death,\n".encode("utf-8-sig"))
+    assert load_events(tmp_path / "e.csv") == [Event(0.0, "intro", 4.0), Event(8.0, "death")]
