@@ -30,19 +30,39 @@ MODEL_IN_REPOSITORY = Path("serving/models/fer_model")
 # The package is installed editable from the repository, so the repository is the package folder's parent.
 PACKAGE_ROOT = Path(fer.__file__).resolve().parents[1]
 
-# One line of help per field of fer.playtest.analytics.AnalysisSettings (tests/test_cli.py checks that every
+# One line of help per field of fer.playtest.settings.AnalysisSettings (tests/test_cli.py checks that every
 # field has one). A field whose default is None says in its help what None means.
 ANALYSIS_HELP = {
     "sample_fps": "frames analysed per second of recording: a video keeps every round(fps / this)-th frame, a"
                   " folder of images is taken as one image per 1/this seconds, a camera is sampled that often",
     "smoothing_s": "width in seconds of the centred moving average that turns each player's per-frame"
                    " probabilities into the timeline (0: none); strongest moments are at least twice this apart",
-    "face_margin": "margin added on each side of a detected face before cropping it to 48x48, as a fraction"
-                   " of the face's width and height (0: Haar boxes already frame a face about as FER-2013 does)",
+    "detector": "face detector: yunet (OpenCV's FaceDetectorYN with the YuNet model shipped in the package;"
+                " gives the landmarks that alignment and head pose need) or haar (OpenCV's Haar cascade, the"
+                " fallback: no landmarks, so no alignment, pose or attention)",
+    "face_score": "YuNet's score threshold: detections scoring lower are not faces",
+    "min_face_px": "detections narrower than this, in the recording's pixels, are dropped as noise",
     "detect_width": "faces are detected on a copy of each frame scaled down to this width in pixels"
                     " (never up), so detection costs the same whatever the recording's resolution",
-    "yunet_model": "ONNX model file of OpenCV's YuNet face detector, used instead of the Haar cascade"
-                   " (default: none: OpenCV's Haar cascade, shipped with opencv-python)",
+    "align": "rotate each face with landmarks (YuNet) so its eyes are level and frame it by fer.faces.Framing;"
+             " off, the detector's box widened by --face-margin is cropped, as the committed model's training"
+             " faces were (it reads them better: docs/playtest.md, Crops and framing)",
+    "face_margin": "margin added on each side of an unaligned face's box before cropping it to 48x48, as a"
+                   " fraction of its width and height (0: Haar boxes already frame a face about as FER-2013 does)",
+    "min_track_s": "a face track becomes a player only once it has been seen over this many seconds (0: at"
+                   " once), so a detector's blip of a frame or two is never a player",
+    "quality_min_face_px": "faces narrower than this, in the recording's pixels, are recorded as too small and"
+                           " not classified",
+    "quality_min_sharpness": "faces whose 48x48 crop has a Laplacian variance below this are recorded as"
+                             " blurred and not classified",
+    "quality_max_yaw": "faces turned further aside than this (degrees, estimated from the landmarks) are"
+                       " recorded as turned aside and not classified",
+    "quality_max_pitch": "faces turned further up or down than this (degrees, estimated) are recorded as such"
+                         " and not classified",
+    "attention_max_yaw": "a face counts as looking at the screen (attention) within this yaw, in degrees",
+    "attention_max_pitch": "a face counts as looking at the screen (attention) within this pitch, in degrees",
+    "baseline_segment": "event or segment whose faces are each player's calibration baseline, e.g. lobby or"
+                        " menu (default: none: each player's median over the whole session)",
     "reaction_window_s": "length in seconds of the segment that follows an event without an end (a moment)",
     "clock_offset_s": "seconds between the events' clock and the video's: video time = event time + this",
     "strongest_moments": "how many strongest moments (highest smoothed non-neutral probability) the summary"
@@ -56,10 +76,14 @@ ANALYSIS_HELP = {
 # (tests/test_cli.py checks that every numeric field has one). Every number must also be finite.
 ALLOWED = {"positive": lambda value: value > 0, "non-negative": lambda value: value >= 0, "any": lambda value: True}
 ANALYSIS_RANGES = {
-    "sample_fps": "positive", "smoothing_s": "non-negative", "face_margin": "non-negative",
-    "detect_width": "positive", "reaction_window_s": "positive", "clock_offset_s": "any",
-    "strongest_moments": "non-negative", "batch_size": "positive",
+    "sample_fps": "positive", "smoothing_s": "non-negative", "face_score": "positive", "min_face_px": "positive",
+    "face_margin": "non-negative", "detect_width": "positive", "min_track_s": "non-negative",
+    "quality_min_face_px": "non-negative", "quality_min_sharpness": "non-negative", "quality_max_yaw": "positive",
+    "quality_max_pitch": "positive", "attention_max_yaw": "positive", "attention_max_pitch": "positive",
+    "reaction_window_s": "positive", "clock_offset_s": "any", "strongest_moments": "non-negative",
+    "batch_size": "positive",
 }
+ANALYSIS_CHOICES = {"detector": ("yunet", "haar")}
 
 
 def number_in(kind: type, allowed: str):
@@ -222,10 +246,14 @@ def writable_folder(path: Path) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> None:
-    from fer.playtest.analytics import AnalysisSettings
+    from fer.playtest.settings import AnalysisSettings
     settings = AnalysisSettings(**{f.name: getattr(args, f.name) for f in fields(AnalysisSettings)})
     if args.camera is not None:
+        if args.ray is not None:
+            sys.exit("fer analyze: --ray analyses recordings, not a --camera")
         args.inputs = [str(args.camera)]
+    if args.ray and os.path.exists(args.ray):  # `--ray a.mp4 b.mp4`: a recording, not a cluster's address
+        args.inputs, args.ray = [args.ray, *args.inputs], ""
     if len(args.inputs) > 1 and args.events:
         sys.exit("fer analyze: --events applies to one recording; put <name>.events.csv beside each instead")
     if not args.inputs:
@@ -240,18 +268,22 @@ def _analyze(args: argparse.Namespace) -> None:
         except ModelNotFoundError as error:
             sys.exit(f"fer analyze: {error}")
         log.info("model: %s", args.model.resolve())
-    import_tensorflow(args.verbose)
+    if args.ray is None:  # with --ray, the Ray workers import TensorFlow and open the model, not this process
+        import_tensorflow(args.verbose)
     from fer.contract import ServingError
     from fer.playtest.sessions import BatchInterrupted, analyze_many
     from fer.serving.client import open_model
     try:
-        model = open_model(args.model)
+        model = open_model(args.model) if args.ray is None else args.model
     except (ServingError, OSError) as error:
         sys.exit(f"fer analyze: the model cannot be used: {error}")
+    run_batch = analyze_many if args.ray is None else _on_ray(args)
     try:
-        result = analyze_many(args.inputs, args.out, model, settings, model_name=str(args.model),
-                              events_path=args.events, build=args.build, progress=not args.quiet,
-                              max_duration_s=args.max_duration, live=args.live)
+        result = run_batch(args.inputs, args.out, model, settings, model_name=str(args.model),
+                           events_path=args.events, build=args.build, progress=not args.quiet,
+                           max_duration_s=args.max_duration, live=args.live)
+    except (ServingError, ConnectionError) as error:  # only --ray's: a worker cannot open the model, no cluster
+        sys.exit(f"fer analyze: --ray: {error}")
     except BatchInterrupted as interrupted:
         print(f"\ninterrupted: {_counts(interrupted.result)}, {len(interrupted.result['interrupted'])} not done"
               f" (listed in {args.out / 'batch.json'}); the same command again does the rest", file=sys.stderr)
@@ -261,6 +293,16 @@ def _analyze(args: argparse.Namespace) -> None:
         print(f"FAILED {failure['source']}: {failure['type']}: {failure['error']}", file=sys.stderr)
     if result["failed"]:
         sys.exit(1)
+
+
+def _on_ray(args: argparse.Namespace):
+    """analyze_many's stand-in for --ray: the same batch on the Ray cluster at args.ray ("": a local one)."""
+    from fer.playtest.distributed import analyze_on_ray
+
+    def run_batch(sources, out_root, model_path, settings, **options):
+        return analyze_on_ray(sources, out_root, model_path, settings, address=args.ray or None,
+                              workers=args.ray_workers, verbose=args.verbose, **options)
+    return run_batch
 
 
 def _counts(result: dict) -> str:
@@ -273,7 +315,7 @@ def _aggregate(args: argparse.Namespace) -> None:
         summaries = load_summaries(args.sessions, strict=args.strict)
     except SummaryError as error:
         sys.exit(f"fer aggregate: {error}")
-    table = write_aggregate(summaries, args.out)
+    table = write_aggregate(summaries, args.out, args.calibrated)
     print(f"{table.segment.nunique()} segments of {len(summaries)} sessions -> {args.out}/aggregate.{{csv,json,html}}")
     if table.empty:
         print("no face was seen in any of the sessions: nothing to aggregate")
@@ -296,7 +338,7 @@ def _compare(args: argparse.Namespace) -> None:
         summaries = [load_summaries(paths, strict=args.strict) for paths in (args.a, args.b)]
     except SummaryError as error:
         sys.exit(f"fer compare: {error}")
-    table = write_comparison(*summaries, args.out, (args.name_a, args.name_b))
+    table = write_comparison(*summaries, args.out, (args.name_a, args.name_b), args.calibrated)
     print(json.dumps(table[table.significant][["segment", "measure", "difference", "q"]].to_dict("records"),
                      indent=1))
     print(f"{int(table.significant.sum())} significant differences of {int(table.p.notna().sum())} tested"
@@ -324,6 +366,9 @@ VERBOSE_HELP = ("show TensorFlow's start-up messages (oneDNN, CUDA, cuInit) and 
                 " TF_CPP_MIN_LOG_LEVEL is set to " + QUIET_TF_LOG_LEVEL + " unless already set (default: off)")
 
 
+CALIBRATED_HELP = ("use each player's calibrated measures (valence and arousal minus their baseline, and each"
+                   " emotion's shift from it) instead of the raw ones: right when the players differ between the"
+                   " builds or their resting faces read as an emotion (docs/playtest.md)")
 STRICT_HELP = ("stop (exit 1) at a summary.json that is not a session summary (not JSON, or missing what is"
                " aggregated) instead of skipping it with a warning naming it")
 
@@ -336,7 +381,7 @@ def _command(commands, name: str, summary: str) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fer.playtest.analytics import AnalysisSettings  # no TensorFlow behind it
+    from fer.playtest.settings import AnalysisSettings  # no TensorFlow behind it
     parser = argparse.ArgumentParser(prog="fer", description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--verbose", action="store_true", default=False, help=VERBOSE_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -410,7 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
         flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
         text = ANALYSIS_HELP.get(f.name, f"AnalysisSettings.{f.name}").replace("%", "%%")
         if isinstance(default, bool):
-            analyze.add_argument(flag, dest=f.name, action="store_true", default=default, help=text)
+            analyze.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                                 help=text)
+        elif f.name in ANALYSIS_CHOICES:
+            analyze.add_argument(flag, dest=f.name, choices=ANALYSIS_CHOICES[f.name], default=default, help=text)
         else:
             kind = str if default is None else number_in(type(default), ANALYSIS_RANGES[f.name])
             analyze.add_argument(flag, dest=f.name, type=kind, default=default, help=text)
@@ -419,6 +467,15 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also append each row, as its batch is classified, to <out>/.live/<name>/ so that"
                               " `fer dashboard <out>` shows the session growing (a smaller --batch-size makes"
                               " rows arrive sooner)")
+    analyze.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                         help="spread the recordings over a Ray cluster, one task per recording on workers that"
+                              " each load the model once: ADDRESS is a running cluster's (auto, HOST:6379,"
+                              " ray://HOST:10001); without one, a local cluster on this machine's CPUs. The"
+                              " recordings, --model and --out must be at the same paths on every node"
+                              " (default: none: analyse here, one recording after another)")
+    analyze.add_argument("--ray-workers", type=number_in(int, "positive"),
+                         help="Ray workers (processes holding the model) with --ray (default: one per CPU of the"
+                              " cluster, at most one per recording)")
     analyze.set_defaults(run=_analyze)
 
     aggregate = _command(commands, "aggregate", "session summaries -> per-segment statistics")
@@ -426,6 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     aggregate.add_argument("--out", type=Path, default=Path("playtest_aggregate"),
                            help="folder for aggregate.csv, aggregate.json and aggregate.html")
     aggregate.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    aggregate.add_argument("--calibrated", action="store_true", help=CALIBRATED_HELP)
     aggregate.set_defaults(run=_aggregate)
 
     compare = _command(commands, "compare", "sessions of build A vs build B, per segment")
@@ -438,6 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, default=Path("playtest_comparison"),
                          help="folder for comparison.csv, comparison.json and comparison.html")
     compare.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    compare.add_argument("--calibrated", action="store_true", help=CALIBRATED_HELP)
     compare.set_defaults(run=_compare)
 
     dashboard = _command(commands, "dashboard", "review sessions in the browser: video, emotion lanes, annotations")

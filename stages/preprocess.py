@@ -14,7 +14,8 @@ def main(argv: list[str] | None = None) -> None:
     params = all_params["preprocess"]
     arrays, report, skipped_files = preprocess(read_manifest(paths.interim_dir / "manifest.csv"), paths.interim_dir,
                                                params["size"], params["detect_faces"], params["dedup_distance"],
-                                               all_params["fetch"]["datasets"])
+                                               all_params["fetch"]["datasets"], params["face_detector"],
+                                               params["align_faces"], params["face_margin"])
     save_arrays(arrays, paths.processed_dir / "faces.npz")
     (paths.processed_dir / "skipped.txt").write_text("".join(f"{line}\n" for line in skipped_files))
     paths.report.parent.mkdir(parents=True, exist_ok=True)

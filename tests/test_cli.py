@@ -17,7 +17,7 @@ import yaml
 
 from fer.cli import (ANALYSIS_HELP, ANALYSIS_RANGES, ModelNotFoundError, build_parser, default_model,
                      filter_startup_lines)
-from fer.playtest.analytics import AnalysisSettings
+from fer.playtest.settings import AnalysisSettings
 from tests.conftest import REPO
 
 COMMANDS = ("serve", "analyze", "aggregate", "compare")
@@ -83,8 +83,9 @@ def test_every_analysis_setting_has_its_own_help_text():
     analyze = subparsers(build_parser())["analyze"]
     for name in names:
         (action,) = [a for a in analyze._actions if a.dest == name]
-        assert action.option_strings == ["--" + name.replace("_", "-")]
-        assert action.help == ANALYSIS_HELP[name].replace("%", "%%") and len(action.help) > 20
+        flag = "--" + name.replace("_", "-")
+        assert action.option_strings in ([flag], [flag, flag.replace("--", "--no-")])  # booleans: --x / --no-x
+        assert action.help.startswith(ANALYSIS_HELP[name].replace("%", "%%")) and len(action.help) > 20
         if action.default is None:  # the help must say what no value means
             assert "(default: " in action.help
 

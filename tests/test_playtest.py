@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from fer.contract import CLASS_NAMES
-from fer.faces import FaceDetector, crop_face
+from fer.faces import FaceDetector, face_crop
 from fer.playtest.aggregate import compare, load_summaries, player_rows, write_aggregate, write_comparison
-from fer.playtest.analytics import AnalysisSettings
+from fer.playtest.settings import AnalysisSettings
 from fer.playtest.sessions import analyze_many, analyze_session
 from fer.playtest.video import open_recording
 from fer.serving.client import LocalModel
@@ -75,10 +75,11 @@ def real_faces(shared_datasets, model, tmp_path_factory):
             for name in sorted(n for n in archive.namelist() if n.startswith(f"test/{label}/PrivateTest")):
                 face = cv2.imdecode(np.frombuffer(archive.read(name), np.uint8), cv2.IMREAD_GRAYSCALE)
                 frame = place([face])
-                boxes = detector.detect(frame)
-                if len(boxes) != 1:
+                faces = detector.detect(frame)
+                if len(faces) != 1:
                     continue
-                probabilities = model.predict(crop_face(frame, boxes[0])[None, ..., None].astype(np.float32))[0]
+                crop = face_crop(frame, faces[0], margin=SETTINGS.face_margin, align=SETTINGS.align)
+                probabilities = model.predict(crop[None, ..., None].astype(np.float32))[0]
                 if (CLASS_NAMES[probabilities.argmax()] == label and probabilities.max() > 0.6
                         and detected_after_mpeg4(face, detector, folder)):
                     chosen[label].append(face)

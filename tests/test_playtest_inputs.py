@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from fer.contract import CLASS_NAMES
-from fer.playtest.analytics import AnalysisSettings, CIRCUMPLEX, PROBABILITY_COLUMNS, smooth, summarize
+from fer.playtest.analytics import CIRCUMPLEX, PROBABILITY_COLUMNS, frame_table, smooth, summarize
+from fer.playtest.settings import AnalysisSettings
 from fer.playtest.events import Event, EventsError, load_events
 from fer.playtest.sessions import analyze_session
 from fer.playtest.video import RecordingError, open_recording
@@ -82,7 +83,8 @@ def test_events_load_from_csv_and_jsonl(tmp_path):
 
 def test_valence_and_arousal_follow_the_documented_formula():
     probabilities = np.eye(7)[[3, 3, 4, 4]] * 0.5 + np.full((4, 7), 0.5 / 7)
-    frames = pd.DataFrame(probabilities, columns=PROBABILITY_COLUMNS).assign(time_s=[0, 0.5, 1, 1.5], player=1)
+    frames = frame_table([{"time_s": t, "player": 1, "quality": "ok", **dict(zip(PROBABILITY_COLUMNS, p))}
+                          for t, p in zip([0, 0.5, 1, 1.5], probabilities)])
     timeline = smooth(frames, smoothing_s=0.1)
     expected = probabilities @ np.array([CIRCUMPLEX[e][0] for e in CLASS_NAMES])
     np.testing.assert_allclose(timeline.valence, expected)

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from fer.playtest.aggregate import SummaryError, load_summaries
-from fer.playtest.analytics import PROBABILITY_COLUMNS, AnalysisSettings, smooth, summarize
+from fer.playtest.analytics import PROBABILITY_COLUMNS, frame_table, smooth, summarize
+from fer.playtest.settings import AnalysisSettings
 from fer.playtest.events import Event, load_events
 from fer.playtest.sessions import OUTPUT_FILES, PARTIAL, analyze_many, analyze_session, session_names
 from fer.serving.client import LocalModel
@@ -115,7 +116,7 @@ def test_leftovers_of_a_killed_run_are_removed_and_a_session_is_written_once(mod
     assert result["done"] == [str(video)] and not partial_folders(tmp_path / "out")
     summary = json.loads((tmp_path / "out" / "room" / "summary.json").read_text())
     assert summary["fingerprint"] and summary["session"] == "room"
-    assert load_summaries([tmp_path / "out"]) == [summary]
+    assert load_summaries([tmp_path / "out"]) == [{**summary, "annotations": []}]
 
 
 def test_same_named_recordings_in_two_folders_get_a_folder_each(model, tmp_path):
@@ -172,8 +173,9 @@ def player_summary(session: str, build: str, valence_shift: float = 0.0) -> dict
     """A summary as analyze_session writes it, of one player who is happy then neutral, from summarize()."""
     probabilities = np.eye(7)[[3, 3, 6, 6]] * 0.6 + np.full((4, 7), 0.4 / 7)
     probabilities[:, 3] += valence_shift
-    frames = pd.DataFrame(probabilities / probabilities.sum(axis=1, keepdims=True), columns=PROBABILITY_COLUMNS)
-    frames = frames.assign(time_s=[0.0, 0.5, 1.0, 1.5], player=1)
+    probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
+    frames = frame_table([{"time_s": t, "player": 1, "quality": "ok", **dict(zip(PROBABILITY_COLUMNS, p))}
+                          for t, p in zip([0.0, 0.5, 1.0, 1.5], probabilities)])
     summary = summarize(frames, smooth(frames, 0.0), [Event(0.0, "intro", 1.0)], 2.0, AnalysisSettings())
     return {**summary, "session": session, "build": build}
 

@@ -278,7 +278,7 @@ def serve(roots: list[Path], options: DashboardOptions) -> None:
     options.check()
 
     async def run() -> None:
-        runner = web.AppRunner(make_app(roots, options.token), shutdown_timeout=1.0)
+        runner = web.AppRunner(make_app(roots, options.token), shutdown_timeout=1.0, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, options.host, options.port)
         await site.start()

@@ -1,7 +1,8 @@
 """Preprocess stage: every image becomes one 48x48 grayscale face; duplicates across datasets go.
 
-Images of datasets that are not tight face crops are cropped to the face that the playtest
-analytics' detector finds (fer.faces); unreadable images and images without a face are skipped,
+Images of datasets that are not tight face crops are cropped to their largest face with the same
+detector and crop function (fer.faces.face_crop) as playtest analysis, configured by params (the
+committed data: Haar boxes widened by 0.1, unaligned); unreadable images and images without a face are skipped,
 counted per dataset and listed. Then fer.data.dedup removes other datasets' copies of the same faces.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from tqdm import tqdm
 from fer.contract import CLASS_NAMES
 from fer.data.datasets import get_dataset
 from fer.data.dedup import duplicate_groups, keep_mask, perceptual_hashes
-from fer.faces import FaceDetector, crop_face
+from fer.faces import FaceDetector, face_crop
 
 JPEG_END = b"\xff\xd9"
 PNG_END = b"IEND\xaeB`\x82"
@@ -36,9 +37,10 @@ def _looks_truncated(data: bytes) -> bool:
     return False
 
 
-def load_face(data: bytes, size: int, detector: FaceDetector | None = None) -> np.ndarray:
-    """Decodes image bytes to a size x size uint8 grayscale array, cropped to the largest face if a
-    detector is given."""
+def load_face(data: bytes, size: int, detector: FaceDetector | None = None, align: bool = False,
+              margin: float = 0.1) -> np.ndarray:
+    """Decodes image bytes to a size x size uint8 grayscale array, cropped to the largest face (aligned,
+    or its box widened by ``margin``) if a detector is given."""
     if not data:
         raise UnreadableImage("empty file")
     if _looks_truncated(data):
@@ -47,10 +49,10 @@ def load_face(data: bytes, size: int, detector: FaceDetector | None = None) -> n
     if image is None:
         raise UnreadableImage("not a decodable image")
     if detector is not None:
-        boxes = detector.detect(image)
-        if not boxes:
+        faces = detector.detect(image)
+        if not faces:
             raise UnreadableImage("no face found")
-        image = crop_face(image, max(boxes, key=lambda box: box.w * box.h))
+        image = face_crop(image, max(faces, key=lambda face: face.box.w * face.box.h), margin=margin, align=align)
     if image.shape != (size, size):
         interpolation = cv2.INTER_AREA if min(image.shape) > size else cv2.INTER_LINEAR
         image = cv2.resize(image, (size, size), interpolation=interpolation)
@@ -58,16 +60,17 @@ def load_face(data: bytes, size: int, detector: FaceDetector | None = None) -> n
 
 
 def preprocess(manifest: list[dict], interim_dir: Path, size: int, detect_faces: str = "auto",
-               dedup_distance: int | None = 4, dataset_order: list[str] | None = None
-               ) -> tuple[dict[str, np.ndarray], dict, list[str]]:
+               dedup_distance: int | None = 4, dataset_order: list[str] | None = None, detector: str = "haar",
+               align: bool = False, margin: float = 0.1) -> tuple[dict[str, np.ndarray], dict, list[str]]:
     """Loads every image of the manifest; returns the arrays, a report of counts, and the skipped files.
 
-    ``detect_faces``: ``auto`` crops faces in datasets that are not face crops, ``always``, ``never``.
+    ``detect_faces``: ``auto`` crops faces in datasets that are not face crops, ``always``, ``never``;
+    ``detector``, ``align`` and ``margin``: how (fer.faces.face_crop).
     ``dedup_distance``: the largest pHash distance between duplicates, None to keep duplicates.
     """
     if detect_faces not in ("auto", "always", "never"):
         raise ValueError(f"preprocess.detect_faces must be auto, always or never, not {detect_faces!r}")
-    detector = FaceDetector() if detect_faces != "never" else None
+    face_detector = FaceDetector(detector) if detect_faces != "never" else None
     images, kept = [], []
     skipped: Counter = Counter()
     skipped_files = []
@@ -75,7 +78,7 @@ def preprocess(manifest: list[dict], interim_dir: Path, size: int, detect_faces:
         path = interim_dir / row["path"]
         crop = detect_faces == "always" or (detect_faces == "auto" and not get_dataset(row["dataset"]).face_crops)
         try:
-            images.append(load_face(path.read_bytes(), size, detector if crop else None))
+            images.append(load_face(path.read_bytes(), size, face_detector if crop else None, align, margin))
         except UnreadableImage as err:
             skipped[f"{row['dataset']}: {err}"] += 1
             skipped_files.append(f"{row['path']}: {err}")

@@ -20,7 +20,16 @@ from fer.playtest import report
 from fer.playtest.annotations import AnnotationsError, annotations_path, read_annotations
 
 log = logging.getLogger(__name__)
-MEASURES = ["valence", "arousal", "face_visible_ratio", *CLASS_NAMES]
+# Raw measures: valence, arousal, face visible, attention and each emotion's share of time. Calibrated ones
+# (fer.playtest.calibration): valence and arousal minus the player's baseline, and each emotion's shift
+# (its mean probability minus the baseline's); face visible and attention have no baseline.
+MEASURES = ["valence", "arousal", "face_visible_ratio", "attention", *CLASS_NAMES]
+CALIBRATED_MEASURES = ["valence_calibrated", "arousal_calibrated", "face_visible_ratio", "attention",
+                       *(f"{e}_shift" for e in CLASS_NAMES)]
+
+
+def measures(calibrated: bool) -> list[str]:
+    return CALIBRATED_MEASURES if calibrated else MEASURES
 WHOLE_SESSION = "(whole session)"
 MIN_PLAYERS = 2  # per build and segment: Welch's t-test needs two values on each side
 UNTESTED = (f"nothing could be tested: each build needs at least {MIN_PLAYERS} players with faces in a segment that"
@@ -97,18 +106,24 @@ def annotation_rows(summaries: list[dict]) -> list[dict]:
 
 
 def player_rows(summaries: list[dict]) -> pd.DataFrame:
-    """One row per session, player and segment (including the whole session), with every measure."""
+    """One row per session, player and segment (including the whole session), with every measure, raw and
+    calibrated (a summary written before calibration has none: those are empty)."""
     rows = []
     for summary in summaries:
         for player, player_stats in summary["per_player"].items():
             for segment in [{"segment": WHOLE_SESSION, **player_stats}, *player_stats["segments"]]:
                 if segment["face_frames"] == 0:
                     continue
+                shift = segment.get("emotion_shift") or {}
                 rows.append({"session": summary["session"], "build": summary.get("build"), "player": player,
                              "segment": segment["segment"], "valence": segment["valence"],
                              "arousal": segment["arousal"], "face_visible_ratio": segment["face_visible_ratio"],
-                             **segment["emotion_share"]})
-    return pd.DataFrame(rows, columns=["session", "build", "player", "segment", *MEASURES])
+                             "attention": segment.get("attention"), **segment["emotion_share"],
+                             "valence_calibrated": segment.get("valence_calibrated"),
+                             "arousal_calibrated": segment.get("arousal_calibrated"),
+                             **{f"{e}_shift": shift.get(e) for e in CLASS_NAMES}})
+    columns = ["session", "build", "player", "segment", *dict.fromkeys(MEASURES + CALIBRATED_MEASURES)]
+    return pd.DataFrame(rows, columns=columns).astype({m: float for m in dict.fromkeys(MEASURES + CALIBRATED_MEASURES)})
 
 
 def _mean_ci(values: pd.Series) -> tuple[float, float, float]:
@@ -120,23 +135,25 @@ def _mean_ci(values: pd.Series) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
-def aggregate(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per segment and measure: number of players, mean and its 95% confidence interval."""
+def aggregate(rows: pd.DataFrame, calibrated: bool = False) -> pd.DataFrame:
+    """Per segment and measure (raw, or calibrated): number of players, mean and its 95% confidence interval."""
     out = []
     for segment, group in rows.groupby("segment", sort=False):
-        for measure in MEASURES:
+        for measure in measures(calibrated):
             mean, low, high = _mean_ci(group[measure])
             out.append({"segment": segment, "measure": measure, "n": int(group[measure].notna().sum()),
                         "mean": mean, "ci_low": low, "ci_high": high})
     return pd.DataFrame(out, columns=["segment", "measure", "n", "mean", "ci_low", "ci_high"])
 
 
-def compare(rows_a: pd.DataFrame, rows_b: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Build B minus build A per segment and measure, Welch's t-test, Benjamini-Hochberg q-values."""
+def compare(rows_a: pd.DataFrame, rows_b: pd.DataFrame, alpha: float = 0.05, calibrated: bool = False
+            ) -> pd.DataFrame:
+    """Build B minus build A per segment and measure (raw, or calibrated), Welch's t-test, Benjamini-Hochberg
+    q-values."""
     out = []
     for segment in [s for s in rows_a.segment.unique() if s in set(rows_b.segment)]:
         a, b = rows_a[rows_a.segment == segment], rows_b[rows_b.segment == segment]
-        for measure in MEASURES:
+        for measure in measures(calibrated):
             x, y = a[measure].dropna(), b[measure].dropna()
             p = np.nan
             if len(x) >= MIN_PLAYERS and len(y) >= MIN_PLAYERS and (x.var() > 0 or y.var() > 0):
@@ -158,23 +175,32 @@ def without_faces(summaries: list[dict], rows: pd.DataFrame) -> list[str]:
     return [summary["session"] for summary in summaries if summary["session"] not in set(rows.session)]
 
 
-def write_aggregate(summaries: list[dict], out_dir: Path) -> pd.DataFrame:
+def write_aggregate(summaries: list[dict], out_dir: Path, calibrated: bool = False) -> pd.DataFrame:
     rows = player_rows(summaries)
-    table = aggregate(rows)
+    table = aggregate(rows, calibrated)
     faceless = without_faces(summaries, rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "aggregate.csv", index=False, float_format="%.5f")
     (out_dir / "aggregate.json").write_text(json.dumps({
         "sessions": len(summaries), "players": int(rows[["session", "player"]].drop_duplicates().shape[0]),
-        "sessions_without_faces": faceless, "segments": json.loads(table.to_json(orient="records")),
-        "annotations": annotation_rows(summaries)},
+        "calibrated": calibrated, "sessions_without_faces": faceless,
+        "segments": json.loads(table.to_json(orient="records")),
+        "annotations": annotation_rows(summaries), "session_names": [s["session"] for s in summaries]},
         indent=2) + "\n")
     sections = []
     if faceless:
         sections.append(("Sessions without any face", f"<p>{len(faceless)} of {len(summaries)} sessions had no face"
                          f" in any sampled frame and add nothing here: {', '.join(faceless)}</p>"))
+    valence_arousal = measures(calibrated)[:2]
     if table.empty:
         sections.append(("Emotions per segment", "<p>no face was seen in any session: nothing to aggregate</p>"))
+    elif calibrated:
+        sections += [
+            ("Calibrated valence and arousal (mean, 95% CI; 0: as the player at rest)",
+             report.table_html(table[table.measure.isin(valence_arousal)])),
+            ("Every calibrated measure (an emotion's shift: its mean probability minus the player's baseline)",
+             report.table_html(table)),
+        ]
     else:
         shares = table[table.measure.isin(CLASS_NAMES)].pivot(index="segment", columns="measure", values="mean")
         shares = shares.reindex(index=list(dict.fromkeys(table.segment)), columns=list(CLASS_NAMES))
@@ -197,12 +223,14 @@ def untested_note(table: pd.DataFrame) -> str | None:
 
 
 def write_comparison(summaries_a: list[dict], summaries_b: list[dict], out_dir: Path,
-                     names: tuple[str, str] = ("A", "B")) -> pd.DataFrame:
-    table = compare(player_rows(summaries_a), player_rows(summaries_b))
+                     names: tuple[str, str] = ("A", "B"), calibrated: bool = False) -> pd.DataFrame:
+    table = compare(player_rows(summaries_a), player_rows(summaries_b), calibrated=calibrated)
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "comparison.csv", index=False, float_format="%.5f")
     (out_dir / "comparison.json").write_text(json.dumps({
         "builds": {"a": names[0], "b": names[1]}, "sessions": {"a": len(summaries_a), "b": len(summaries_b)},
+        "calibrated": calibrated,
+        "session_names": {"a": [s["session"] for s in summaries_a], "b": [s["session"] for s in summaries_b]},
         "tested": int(table.p.notna().sum()), "note": untested_note(table),
         "significant": json.loads(table[table.significant].to_json(orient="records")),
         "all": json.loads(table.to_json(orient="records"))}, indent=2) + "\n")
@@ -211,14 +239,15 @@ def write_comparison(summaries_a: list[dict], summaries_b: list[dict], out_dir: 
                  else f"<p>{untested_note(table) or 'none'}</p>"),
                 (f"Every segment and measure: {names[1]} minus {names[0]}",
                  report.table_html(table, highlight=table.significant))]
-    figure_rows = table[table.measure == "valence"]
+    valence = measures(calibrated)[0]
+    figure_rows = table[table.measure == valence]
     if not figure_rows.empty:
         figure, axis = report.plt.subplots(figsize=(9, 0.45 * len(figure_rows) + 1.2))
         axis.barh(figure_rows.segment, figure_rows.difference,
                   color=["#d9a400" if s else "#9bb" for s in figure_rows.significant])
         axis.axvline(0, color="k", lw=0.8)
         axis.invert_yaxis()
-        axis.set_xlabel(f"valence: {names[1]} minus {names[0]} (yellow: significant)")
+        axis.set_xlabel(f"{valence}: {names[1]} minus {names[0]} (yellow: significant)")
         sections.insert(0, ("Valence difference per segment", report.figure_html(figure, "valence difference")))
     (out_dir / "comparison.html").write_text(report.page(f"Playtest builds: {names[0]} vs {names[1]}", sections))
     return table

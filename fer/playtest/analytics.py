@@ -6,6 +6,9 @@ places on Russell's circumplex of affect: ``valence = sum_e p(e) * VALENCE[e]`` 
 """
 from __future__ import annotations
 
+import csv
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -17,29 +20,21 @@ import pandas as pd
 from tqdm import tqdm
 
 from fer.contract import CLASS_NAMES, as_pixels
-from fer.faces import Box, FaceDetector, crop_face
+from fer.faces import Face, FaceDetector, face_crop
+from fer.playtest.calibration import calibrate, calibrated_name, player_baselines
 from fer.playtest.events import Event
-from fer.playtest.tracking import FaceTracker
+from fer.playtest.quality import OK, face_quality
+from fer.playtest.settings import AnalysisSettings
+from fer.playtest.tracking import FaceTracker, rows_of_players
 from fer.playtest.video import Recording
 
 # (valence, arousal) per emotion: approximate positions on Russell's (1980) circumplex
 CIRCUMPLEX = {"angry": (-0.6, 0.7), "disgust": (-0.7, 0.3), "fear": (-0.6, 0.8), "happy": (0.8, 0.5),
               "sad": (-0.7, -0.4), "surprise": (0.3, 0.8), "neutral": (0.0, 0.0)}
 PROBABILITY_COLUMNS = [f"p_{name}" for name in CLASS_NAMES]
-
-
-@dataclass
-class AnalysisSettings:
-    sample_fps: float = 2.0  # frames analysed per second of recording
-    smoothing_s: float = 2.0  # width of the centred moving average of the timelines
-    face_margin: float = 0.0  # Haar boxes already frame a face about as FER-2013 does (see README)
-    detect_width: int = 480
-    yunet_model: str | None = None
-    reaction_window_s: float = 5.0  # segment after an event that has no end
-    clock_offset_s: float = 0.0  # video time = event time + offset
-    strongest_moments: int = 5
-    batch_size: int = 64
-    save_faces: bool = False  # privacy by default: face crops are written only when asked for
+FRAME_COLUMNS = ["time_s", "player", "x", "y", "w", "h", "score", "face_px", "sharpness", "yaw", "pitch", "roll",
+                 "facing_screen", "quality", *PROBABILITY_COLUMNS]
+CALIBRATED_MEASURES = [*PROBABILITY_COLUMNS, "valence", "arousal"]
 
 
 @dataclass
@@ -61,28 +56,78 @@ def timed(items: Iterable, timing: Timing, field: str) -> Iterator:
         yield item
 
 
+_DONE = object()
+
+
+def in_background(items: Iterable, maxsize: int = 16) -> Iterator:
+    """The items of ``items``, produced by a thread of their own up to ``maxsize`` ahead of the consumer.
+
+    Chained, the steps of an analysis (decode, detect, classify) run at once on different cores: OpenCV
+    and TensorFlow release the GIL while they work. The queue bounds the frames held in memory; an error
+    in the thread is raised here, and a consumer that stops early (an error, Ctrl-C) stops the thread."""
+    handoff: queue.Queue = queue.Queue(maxsize)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        iterator = iter(items)
+        try:
+            for item in iterator:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as error:  # handed to the consumer, which raises it
+            put(error)
+        finally:  # closes the steps before this one (their threads too) here, not at interpreter exit
+            getattr(iterator, "close", lambda: None)()
+
+    thread = threading.Thread(target=produce, daemon=True, name="analysis-step")
+    thread.start()
+    try:
+        while (item := handoff.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()  # the step finishes the item it is on (OpenCV must not be inside a frame at exit)
+
+
 def detect_and_track(frames: Iterable[tuple[float, np.ndarray]], detector: FaceDetector, tracker: FaceTracker,
-                     timing: Timing) -> Iterator[tuple[float, np.ndarray, list[tuple[Box, int]]]]:
-    """Per sampled frame: its time, the frame and its faces, each with the player its track belongs to."""
+                     timing: Timing) -> Iterator[tuple[float, np.ndarray, list[tuple[Face, int]]]]:
+    """Per sampled frame: its time, the frame and its faces, each with the id of the track it belongs to."""
     for time_s, frame in frames:
         started = time.perf_counter()
-        boxes = detector.detect(frame)
+        faces = detector.detect(frame)
         timing.detect_s += time.perf_counter() - started
-        yield time_s, frame, list(zip(boxes, tracker.update(time_s, boxes)))
+        yield time_s, frame, list(zip(faces, tracker.update(time_s, [face.box for face in faces])))
 
 
-def crop_faces(detections: Iterable, margin: float, faces_dir: Path | None = None
+def crop_faces(detections: Iterable, settings: AnalysisSettings, faces_dir: Path | None = None
                ) -> Iterator[tuple[dict, np.ndarray | None]]:
-    """A table row per face (time, player, box) with its 48x48 crop, and one with player 0 and no crop per
-    frame without a face; the crops are also written to ``faces_dir`` as <time>_p<player>.png if given."""
+    """A table row per face (time, track, box, quality) with its 48x48 crop, or no crop where its quality
+    is too low to classify; and one row with track 0 and no crop per frame without a face. The crops are
+    also written to ``faces_dir`` as <time>_t<track>.png if given."""
     for time_s, frame, faces in detections:
         if not faces:
-            yield {"time_s": round(time_s, 3), "player": 0}, None
-        for box, player in faces:
-            crop = crop_face(frame, box, margin)
+            yield {"time_s": round(time_s, 3), "track": 0}, None
+        for face, track in faces:
+            crop = face_crop(frame, face, margin=settings.face_margin, align=settings.align)
+            quality = face_quality(face, crop, settings)
             if faces_dir is not None:
-                cv2.imwrite(str(faces_dir / f"{time_s:09.3f}_p{player}.png"), crop)
-            yield {"time_s": round(time_s, 3), "player": player, "x": box.x, "y": box.y, "w": box.w, "h": box.h}, crop
+                cv2.imwrite(str(faces_dir / f"{time_s:09.3f}_t{track}.png"), crop)
+            box = face.box
+            row = {"time_s": round(time_s, 3), "track": track, "x": box.x, "y": box.y, "w": box.w, "h": box.h,
+                   "score": round(face.score, 3), **quality}
+            yield row, crop if quality["quality"] == OK else None
 
 
 def classify_in_batches(faces: Iterable[tuple[dict, np.ndarray | None]], model, batch_size: int,
@@ -109,27 +154,39 @@ def classify_in_batches(faces: Iterable[tuple[dict, np.ndarray | None]], model, 
     yield from flush()
 
 
-def analyze_frames(recording: Recording, model, settings: AnalysisSettings, progress: bool = True,
+def analyze_frames(recording: Recording, model, settings: AnalysisSettings, rows_file: Path, progress: bool = True,
                    faces_dir: Path | None = None, on_row: Callable[[dict], None] | None = None
                    ) -> tuple[pd.DataFrame, Timing]:
-    """One row per face per sampled frame (time_s, player, box, 7 probabilities) and one row with
-    player 0 and no probabilities per sampled frame without a face. With ``settings.save_faces``, the
-    48x48 crops go to ``faces_dir`` as <time>_p<player>.png."""
+    """One row per face per sampled frame (time_s, player, box, quality, 7 probabilities) and one row with
+    player 0 and no probabilities per sampled frame without a face (or with only faces that are not
+    players). Faces too poor to classify have a ``quality`` reason and no probabilities. The rows go to
+    ``rows_file`` (CSV) as they are made, so memory does not grow with the recording's length; the table
+    is read back from it. With ``settings.save_faces``, the 48x48 crops go to ``faces_dir`` as
+    <time>_t<track>.png."""
     if settings.save_faces:
         faces_dir.mkdir(parents=True, exist_ok=True)
-    detector = FaceDetector(Path(settings.yunet_model) if settings.yunet_model else None, settings.detect_width)
+    detector = FaceDetector(settings.detector, settings.detect_width, settings.face_score, settings.min_face_px)
+    tracker = FaceTracker(min_track_s=settings.min_track_s)
     timing = Timing()
-    with tqdm(total=recording.sampled_frames, desc=recording.name, unit="frame", disable=not progress) as bar:
-        frames = bar_updates(timed(recording.frames, timing, "decode_s"), bar)
-        detections = detect_and_track(frames, detector, FaceTracker(), timing)
-        faces = crop_faces(detections, settings.face_margin, faces_dir if settings.save_faces else None)
-        rows = []
-        for row in classify_in_batches(faces, model, settings.batch_size, timing):
-            rows.append(row)
+    with tqdm(total=recording.sampled_frames, desc=recording.name, unit="frame", disable=not progress) as bar, \
+            open(rows_file, "w", newline="") as out:
+        writer = csv.DictWriter(out, FRAME_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        frames = in_background(bar_updates(timed(recording.frames, timing, "decode_s"), bar))
+        detections = detect_and_track(frames, detector, tracker, timing)
+        faces = in_background(crop_faces(detections, settings, faces_dir if settings.save_faces else None))
+        for row in rows_of_players(classify_in_batches(faces, model, settings.batch_size, timing), tracker):
+            writer.writerow(row)
             if on_row is not None:  # fer analyze --live: each row once its batch is classified
                 on_row(row)
-    table = pd.DataFrame(rows, columns=["time_s", "player", "x", "y", "w", "h", *PROBABILITY_COLUMNS])
-    return table.astype({"player": int}), timing
+    return frame_table(pd.read_csv(rows_file)), timing
+
+
+def frame_table(rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
+    """The rows as a table in time order; rows that are not a player's carry no probabilities."""
+    table = pd.DataFrame(rows, columns=FRAME_COLUMNS).astype({"player": int})
+    table.loc[table.player == 0, PROBABILITY_COLUMNS] = np.nan
+    return table.sort_values(["time_s", "player"], kind="stable").reset_index(drop=True)
 
 
 def bar_updates(items: Iterable, bar: tqdm) -> Iterator:
@@ -139,8 +196,9 @@ def bar_updates(items: Iterable, bar: tqdm) -> Iterator:
 
 
 def smooth(frames: pd.DataFrame, smoothing_s: float) -> pd.DataFrame:
-    """Per player, the probabilities averaged over a centred window; valence, arousal, dominant emotion."""
-    faces = frames[frames.player > 0]
+    """Per player, the probabilities of the classified faces averaged over a centred window; valence,
+    arousal, dominant emotion."""
+    faces = frames[(frames.player > 0) & frames.p_neutral.notna()]
     parts = []
     for player, rows in faces.groupby("player"):
         series = rows.set_index(pd.to_timedelta(rows.time_s, unit="s"))[PROBABILITY_COLUMNS]
@@ -159,18 +217,33 @@ def smooth(frames: pd.DataFrame, smoothing_s: float) -> pd.DataFrame:
     return timeline
 
 
-def statistics(timeline: pd.DataFrame, sampled_frames: int) -> dict:
-    """Share of time in each emotion, valence/arousal means, face-visible ratio, over some frames."""
+def statistics(timeline: pd.DataFrame, faces: pd.DataFrame, sampled_frames: int) -> dict:
+    """Over some sampled frames, from a player's timeline rows and detected faces: share of time in each
+    emotion, valence/arousal means (raw and calibrated), face-visible ratio, attention (share of the
+    sampled frames in which the face looks at the screen) and the faces not classified, by reason."""
     visible = len(timeline)
     counts = timeline.emotion.value_counts() if visible else pd.Series(dtype=int)
+
+    def mean(column: str) -> float | None:
+        return round(float(timeline[column].mean()), 4) if visible and column in timeline else None
+
+    facing = faces.facing_screen.dropna()
     return {
         "sampled_frames": int(sampled_frames),
         "face_frames": int(visible),
-        "face_visible_ratio": round(visible / sampled_frames, 4) if sampled_frames else 0.0,
+        "face_visible_ratio": round(faces.time_s.nunique() / sampled_frames, 4) if sampled_frames else 0.0,
+        "attention": round(float(facing.astype(bool).sum()) / sampled_frames, 4) if sampled_frames and len(facing)
+        else None,
+        "low_quality_frames": {reason: int(n) for reason, n in
+                               faces.quality[faces.quality != OK].str.split(" [(]", regex=True).str[0]
+                               .value_counts().sort_index().items()},
         "emotion_share": {e: round(float(counts.get(e, 0)) / visible, 4) if visible else None for e in CLASS_NAMES},
         "dominant_emotion": str(counts.idxmax()) if visible else None,
-        "valence": round(float(timeline.valence.mean()), 4) if visible else None,
-        "arousal": round(float(timeline.arousal.mean()), 4) if visible else None,
+        "valence": mean("valence"),
+        "arousal": mean("arousal"),
+        "valence_calibrated": mean(calibrated_name("valence")),
+        "arousal_calibrated": mean(calibrated_name("arousal")),
+        "emotion_shift": {e: mean(calibrated_name(f"p_{e}")) for e in CLASS_NAMES},
     }
 
 
@@ -210,31 +283,42 @@ def segments(events: list[Event], duration_s: float | None, settings: AnalysisSe
 
 def summarize(frames: pd.DataFrame, timeline: pd.DataFrame, events: list[Event], duration_s: float | None,
               settings: AnalysisSettings) -> dict:
+    """The session's summary: per player (and per segment) the statistics, with each player's calibration
+    baseline (fer.playtest.calibration), strongest moments, segments, warnings and settings."""
     times = np.sort(frames.time_s.unique())
-    players = sorted(int(p) for p in timeline.player.unique())
+    players = sorted(int(p) for p in frames.player.unique() if p > 0)
     spans, warnings = segments(events, duration_s, settings)
+    baselines, calibration_warnings = player_baselines(timeline, CALIBRATED_MEASURES, spans, settings.baseline_segment)
+    calibrated = calibrate(timeline, baselines, CALIBRATED_MEASURES)
 
-    def over(rows: pd.DataFrame, start: float = -np.inf, end: float = np.inf) -> dict:
+    def over(player: int, start: float = -np.inf, end: float = np.inf) -> dict:
         sampled = int(((times >= start) & (times < end)).sum())
-        return statistics(rows[(rows.time_s >= start) & (rows.time_s < end)], sampled)
+        rows = calibrated[(calibrated.player == player) & (calibrated.time_s >= start) & (calibrated.time_s < end)]
+        faces = frames[(frames.player == player) & (frames.time_s >= start) & (frames.time_s < end)]
+        return statistics(rows, faces, sampled)
 
-    per_player = {}
-    for player in players:
-        rows = timeline[timeline.player == player]
-        per_player[str(player)] = {
-            **over(rows),
-            "segments": [{**span, **over(rows, span["start_s"], span["end_s"])} for span in spans],
-        }
+    per_player = {str(player): {**over(player), "baseline": baselines.get(player),
+                                "segments": [{**span, **over(player, span["start_s"], span["end_s"])}
+                                             for span in spans]}
+                  for player in players}
     return {
         "duration_s": duration_s,
         "sampled_frames": int(len(times)),
         "players": len(players),
         "face_visible_ratio": round(float(frames[frames.player > 0].time_s.nunique()) / len(times), 4)
         if len(times) else 0.0,
+        "not_players": int((frames.quality == "not a player").sum()),
         "per_player": per_player,
         "strongest_moments": strongest_moments(timeline, settings.strongest_moments, settings.smoothing_s * 2),
         "segments": spans,
-        "warnings": warnings,
+        "warnings": warnings + calibration_warnings,
         "settings": asdict(settings),
         "circumplex": CIRCUMPLEX,
     }
+
+
+def calibrated_timeline(timeline: pd.DataFrame, summary: dict) -> pd.DataFrame:
+    """The timeline with each measure's calibrated column, from the baselines in the session's summary."""
+    baselines = {int(p): stats["baseline"] for p, stats in summary["per_player"].items() if stats["baseline"]}
+    timeline = timeline[timeline.player.isin(list(baselines))]
+    return calibrate(timeline, baselines, CALIBRATED_MEASURES)

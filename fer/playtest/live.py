@@ -13,10 +13,9 @@ import json
 import shutil
 from pathlib import Path
 
-from fer.playtest.analytics import CIRCUMPLEX, PROBABILITY_COLUMNS
+from fer.playtest.analytics import CIRCUMPLEX, FRAME_COLUMNS
 
 LIVE_FOLDER = ".live"
-COLUMNS = ["time_s", "player", "x", "y", "w", "h"]  # then the probability columns
 
 
 def live_dir(out_dir: Path) -> Path:
@@ -36,7 +35,7 @@ class LiveSession:
         shutil.rmtree(folder, ignore_errors=True)  # left by a run that was killed
         folder.mkdir(parents=True)
         self.folder = folder
-        self.columns = COLUMNS + PROBABILITY_COLUMNS
+        self.columns = FRAME_COLUMNS
         self._file = open(folder / "frames.csv", "w", newline="")
         self._writer = csv.DictWriter(self._file, self.columns, extrasaction="ignore")
         self._writer.writeheader()

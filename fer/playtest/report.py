@@ -86,6 +86,9 @@ def timeline_figure(timeline: pd.DataFrame, frames: pd.DataFrame, segments: list
     top.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     bottom.plot(rows.time_s, rows.valence, label="valence", color="#2ca02c")
     bottom.plot(rows.time_s, rows.arousal, label="arousal", color="#d62728")
+    if "valence_calibrated" in rows:
+        bottom.plot(rows.time_s, rows.valence_calibrated, label="valence, calibrated", color="#2ca02c", ls=":")
+        bottom.plot(rows.time_s, rows.arousal_calibrated, label="arousal, calibrated", color="#d62728", ls=":")
     bottom.axhline(0, color="#999", lw=0.5)
     bottom.set_ylim(-1, 1)
     bottom.set_xlabel("time in the recording (s)")

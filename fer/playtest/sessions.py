@@ -21,8 +21,9 @@ import pandas as pd
 
 from fer.contract import ServingError
 from fer.playtest import report
-from fer.playtest.analytics import AnalysisSettings, analyze_frames, smooth, summarize
+from fer.playtest.analytics import analyze_frames, calibrated_timeline, smooth, summarize
 from fer.playtest.events import EventsError, load_events
+from fer.playtest.settings import AnalysisSettings
 from fer.playtest.live import start_live
 from fer.playtest.video import RecordingError, open_recording
 
@@ -96,14 +97,15 @@ def analyze_session(source: str | Path, out_dir: Path, model, settings: Analysis
     live_rows = start_live(out_dir, session or out_dir.name, source, build, settings.sample_fps) if live else None
     try:
         started = time.perf_counter()
-        frames, timing = analyze_frames(recording, model, settings, progress, faces_dir=partial / "faces",
-                                        on_row=live_rows.append if live_rows else None)
+        frames, timing = analyze_frames(recording, model, settings, partial / "rows.csv", progress,
+                                        faces_dir=partial / "faces", on_row=live_rows.append if live_rows else None)
         elapsed = time.perf_counter() - started
         if frames.empty:
             raise RecordingError(f"{source}: no frame was sampled")
         duration = recording.duration_s if recording.duration_s is not None else float(frames.time_s.max())
         timeline = smooth(frames, settings.smoothing_s)
         summary = summarize(frames, timeline, events, duration, settings)
+        timeline = calibrated_timeline(timeline, summary)
         summary.update(session=session or out_dir.name, source=str(source),
                        events=str(events_path) if events_path else None, build=build, model=model_name,
                        frame_size=list(recording.frame_size), fingerprint=key,
@@ -113,6 +115,7 @@ def analyze_session(source: str | Path, out_dir: Path, model, settings: Analysis
             summary["warnings"].append(f"{source}: no face was found in any of the {summary['sampled_frames']}"
                                        " sampled frames")
         frames.to_csv(partial / "frames.csv", index=False, float_format="%.5f")
+        (partial / "rows.csv").unlink()  # the rows as they came; frames.csv has them in time order
         timeline.to_csv(partial / "timeline.csv", index=False, float_format="%.5f")
         (partial / "report.html").write_text(session_report(summary, frames, timeline))
         (partial / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -156,6 +159,14 @@ def is_finished(out_dir: Path, key: str) -> bool:
     return isinstance(summary, dict) and summary.get("fingerprint") == key
 
 
+def measures_of(stats: dict) -> dict:
+    """The raw and calibrated measures of a player or segment, as the report's columns."""
+    return {"valence": stats["valence"], "arousal": stats["arousal"],
+            "valence (calibrated)": stats.get("valence_calibrated"),
+            "arousal (calibrated)": stats.get("arousal_calibrated"),
+            "face visible": stats["face_visible_ratio"], "attention": stats.get("attention")}
+
+
 def session_report(summary: dict, frames: pd.DataFrame, timeline: pd.DataFrame) -> str:
     sections = [("Session", report.table_html(pd.DataFrame([{
         "recording": summary["source"], "duration (s)": summary["duration_s"], "players": summary["players"],
@@ -164,9 +175,9 @@ def session_report(summary: dict, frames: pd.DataFrame, timeline: pd.DataFrame) 
     if summary["warnings"]:
         sections.append(("Warnings", "".join(f'<p class="warn">{w}</p>' for w in summary["warnings"])))
     for player, stats in summary["per_player"].items():
-        overall = pd.DataFrame([{"player": player, "dominant": stats["dominant_emotion"],
-                                 "valence": stats["valence"], "arousal": stats["arousal"],
-                                 "face visible": stats["face_visible_ratio"], **stats["emotion_share"]}])
+        baseline = stats.get("baseline") or {}
+        overall = pd.DataFrame([{"player": player, "dominant": stats["dominant_emotion"], **measures_of(stats),
+                                 "baseline": baseline.get("from"), **stats["emotion_share"]}])
         content = report.figure_html(report.timeline_figure(timeline, frames, summary["segments"], int(player)),
                                      f"emotion timeline of player {player}") + report.table_html(overall)
         if stats["segments"]:
@@ -176,17 +187,18 @@ def session_report(summary: dict, frames: pd.DataFrame, timeline: pd.DataFrame) 
                                           f"emotions per segment of player {player}")
             content += report.table_html(pd.DataFrame([{
                 "segment": s["segment"], "start (s)": s["start_s"], "end (s)": s["end_s"],
-                "dominant": s["dominant_emotion"], "valence": s["valence"], "arousal": s["arousal"],
-                "face visible": s["face_visible_ratio"]} for s in stats["segments"]]))
+                "dominant": s["dominant_emotion"], **measures_of(s)} for s in stats["segments"]]))
         sections.append((f"Player {player}", content))
     if summary["strongest_moments"]:
         sections.append(("Strongest moments", report.table_html(pd.DataFrame(summary["strongest_moments"]))))
     sections.append(("Review dashboard", report.dashboard_link(summary["session"])))
-    sections.append(("How to read this", "<p>Shares count the sampled frames in which a face was visible, by the"
-                     " emotion with the highest smoothed probability. Valence and arousal are the expected"
+    sections.append(("How to read this", "<p>Shares count the sampled frames in which a face was classified, by"
+                     " the emotion with the highest smoothed probability. Valence and arousal are the expected"
                      " circumplex coordinates of the seven probabilities: "
                      + ", ".join(f"{e} ({v:+.1f}, {a:+.1f})" for e, (v, a) in summary["circumplex"].items())
-                     + ".</p>"))
+                     + ". Calibrated values are relative to the player's own baseline (the median over the"
+                     " baseline segment, or over the session): 0 is as the player at rest. Attention is the share"
+                     " of sampled frames in which the player's face looked at the screen.</p>"))
     return report.page(f"Playtest session {summary['session']}", sections)
 
 
@@ -200,8 +212,9 @@ def analyze_many(sources: list[str | Path], out_root: Path, model, settings: Ana
     pending = list(sources)
     try:
         for source, name in zip(sources, session_names(sources)):
-            _analyze_one(source, out_root / name, name, result, model, settings, model_name, events_path, build,
-                         progress, max_duration_s, live)
+            outcome, failure = analyze_one(source, out_root / name, name, model, settings, model_name, events_path,
+                                           build, progress, max_duration_s, live)
+            result[outcome].append(failure or str(source))
             pending.pop(0)
     except KeyboardInterrupt:
         result["interrupted"] = [str(source) for source in pending]
@@ -212,22 +225,22 @@ def analyze_many(sources: list[str | Path], out_root: Path, model, settings: Ana
     return result
 
 
-def _analyze_one(source: str | Path, out_dir: Path, name: str, result: dict, model, settings: AnalysisSettings,
-                 model_name: str, events_path: Path | None, build: str | None, progress: bool,
-                 max_duration_s: float | None, live: bool = False) -> None:
-    """One source of analyze_many, added to ``result``'s "done", "skipped" or "failed"."""
+def analyze_one(source: str | Path, out_dir: Path, name: str, model, settings: AnalysisSettings,
+                model_name: str = "", events_path: Path | None = None, build: str | None = None,
+                progress: bool = True, max_duration_s: float | None = None, live: bool = False
+                ) -> tuple[str, dict | None]:
+    """One source as a batch does it: ("skipped", None) if ``out_dir`` holds its finished results, ("done",
+    None) once analysed, or ("failed", {"source", "type", "error"}) whatever the cause."""
     camera = is_camera(source)
     source = str(source) if camera else Path(source)
     try:
         remove_leftovers(out_dir)
         events = events_path or (None if camera else events_beside(source))
         if not camera and is_finished(out_dir, fingerprint(source, events, settings, model_name)):
-            result["skipped"].append(str(source))
-            return
+            return "skipped", None
         analyze_session(source, out_dir, model, settings, events, build, progress, model_name, max_duration_s,
                         session=name, live=live)
     except Exception as error:  # one bad recording, whatever the cause, must not stop the batch
         log.error("%s: %s: %s", source, type(error).__name__, error, exc_info=not isinstance(error, EXPECTED_ERRORS))
-        result["failed"].append({"source": str(source), "type": type(error).__name__, "error": str(error)})
-        return
-    result["done"].append(str(source))
+        return "failed", {"source": str(source), "type": type(error).__name__, "error": str(error)}
+    return "done", None
