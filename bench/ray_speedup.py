@@ -1,7 +1,7 @@
 """`fer analyze --ray` speed-up from 1 to 2 workers on a local Ray cluster.
 
-Writes a batch of 30 fps MPEG-4 face-cam recordings (a FER-2013 face that moves and changes every second,
-where the Kaggle mirror ../shared/datasets/fer2013.zip is on this machine; else a moving box, no face),
+Writes a batch of the 30 fps MPEG-4 face-cam recordings that bench/playtest.py writes (FER-2013 faces from
+the Kaggle mirror ../shared/datasets/fer2013.zip),
 analyses the batch at the default settings with the committed model on a local Ray of 2 CPUs, once with
 1 worker and once with 2, and prints the seconds each took in all (start-up of the workers included: each
 imports TensorFlow and loads the model) and from the first recording's start to the last one's end, the
@@ -15,51 +15,20 @@ import argparse
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
-
-import cv2
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench.playtest import faces, write_recording  # noqa: E402 (the recordings bench/playtest.py writes)
 from fer.playtest.settings import AnalysisSettings  # noqa: E402
 
-MIRROR = REPO.parent / "shared" / "datasets" / "fer2013.zip"
 MODEL = REPO / "serving/models/fer_model"
-FPS = 30
-
-
-def faces(count: int = 30) -> list[np.ndarray]:
-    if not MIRROR.is_file():
-        return []
-    with zipfile.ZipFile(MIRROR) as archive:
-        names = sorted(n for n in archive.namelist() if n.startswith("test/") and n.endswith(".jpg"))[::97][:count]
-        return [cv2.imdecode(np.frombuffer(archive.read(n), np.uint8), cv2.IMREAD_GRAYSCALE) for n in names]
-
-
-def write_recording(path: Path, size: tuple[int, int], seconds: float, shown: list[np.ndarray], seed: int) -> None:
-    width, height = size
-    side = height // 2
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, size)
-    assert writer.isOpened(), path
-    for index in range(int(seconds * FPS)):
-        frame = np.full((height, width), 110, np.uint8)
-        x = int((width - side) * (0.5 + 0.4 * np.sin(index / FPS + seed)))
-        y = (height - side) // 2
-        if shown:
-            face = shown[(index // FPS + seed) % len(shown)]
-            frame[y:y + side, x:x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
-        else:
-            frame[y:y + side, x:x + side] = 200
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
-    writer.release()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recordings", type=int, default=4, help="recordings in the batch (default: 4)")
-    parser.add_argument("--seconds", type=float, default=60, help="length of each recording (default: 60)")
+    parser.add_argument("--seconds", type=int, default=60, help="length of each recording (default: 60)")
     parser.add_argument("--size", default="1280x720", help="width x height (default: 1280x720)")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
@@ -74,7 +43,7 @@ def main() -> None:
         for index in range(args.recordings):
             sources.append(folder / "recordings" / f"session{index}.mp4")
             sources[-1].parent.mkdir(parents=True, exist_ok=True)
-            write_recording(sources[-1], size, args.seconds, shown, index)
+            write_recording(sources[-1], size, args.seconds, shown)
         total_s = args.recordings * args.seconds
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
         try:
@@ -92,9 +61,8 @@ def main() -> None:
                 analysing[workers] = max(p.stat().st_mtime for p in out.glob("*/summary.json")) - first
         finally:
             ray.shutdown()
-    print(f"{args.recordings} recordings of {args.seconds:g} s at {size[0]}x{size[1]} {FPS} fps"
-          f" ({'FER-2013 faces' if shown else 'no face: the Kaggle mirror is not here'}), default settings,"
-          " local Ray of 2 CPUs")
+    print(f"{args.recordings} recordings of {args.seconds:g} s at {size[0]}x{size[1]} 30 fps (FER-2013 faces),"
+          " default settings, local Ray of 2 CPUs")
     print("             in all s  x real time   analysing s  x real time")
     for workers in (1, 2):
         label = f"{workers} worker{'s' if workers > 1 else ' '}"
