@@ -6,7 +6,12 @@ warm-up); inference faces/s through the exported SavedModel at batch 1 and 64 (w
 test-time augmentation); FER-2013 PrivateTest and PublicTest accuracy recorded from pipeline runs in
 bench/accuracy.json (`python bench/models.py --record NAME` after a `dvc exp run` of that model).
 
-Usage: python bench/models.py [--steps 20] [--precision float32] | --record NAME
+With --exported: the model analysis uses, the committed SavedModel (serving/models/fer_model) run
+in-process as `fer analyze` runs it, in float32 and in bfloat16 (TensorFlow's oneDNN auto mixed
+precision, where the CPU has AVX512-BF16 or AMX), each in a fresh process: faces/s at batch 64 over
+FER-2013 PrivateTest and its accuracy there (goal: 1,000 faces/s at 0.70 or better).
+
+Usage: python bench/models.py [--steps 20] [--precision float32] | --record NAME | --exported
 """
 from __future__ import annotations
 
@@ -96,15 +101,51 @@ def describe(run: dict) -> str:
     return f"{data}, {run['epochs']} ep, {tta or 'no TTA'}"
 
 
+EXPORTED_RUN = """
+import json, sys, time
+import numpy as np
+from fer.arrays import load_arrays
+from fer.serving.client import LocalModel
+model = LocalModel(sys.argv[1], bfloat16=sys.argv[2] == "bfloat16")
+data = load_arrays(sys.argv[3])
+chosen = np.char.startswith(data["ids"].astype(str), "fer2013/PrivateTest")
+faces, labels = data["images"][chosen][..., None].astype(np.float32), data["labels"][chosen]
+model.predict(faces[:64])
+started = time.perf_counter()
+predictions = np.concatenate([model.predict(faces[i:i + 64]) for i in range(0, len(faces), 64)])
+print(json.dumps({"faces": len(faces), "per_second": len(faces) / (time.perf_counter() - started),
+                  "accuracy": float((predictions.argmax(1) == labels).mean())}))
+"""
+
+
+def exported() -> None:
+    import subprocess
+
+    from fer.serving.client import cpu_has_bfloat16
+    print(f"{'analysis model (serving/models/fer_model, in-process)':58} {'faces/s b64':>11} {'PrivateTest':>11}")
+    for precision in ("float32", "bfloat16"):
+        if precision == "bfloat16" and not cpu_has_bfloat16():
+            print(f"{precision:58} {'(not native on this CPU: skipped)':>23}")
+            continue
+        run = subprocess.run([sys.executable, "-c", EXPORTED_RUN, str(REPO / "serving/models/fer_model"), precision,
+                              str(REPO / "data/split/test.npz")], capture_output=True, text=True, check=True, cwd=REPO)
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        print(f"{precision:58} {result['per_second']:11.0f} {result['accuracy']:11.4f}")
+    print("goal: 1,000 faces/s at batch 64 with PrivateTest 0.70 or better")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20, help="training batches timed per model")
     parser.add_argument("--record", metavar="NAME", help="store the accuracy of the last evaluate run")
     parser.add_argument("--precision", help="training precision to time (default: params' train.precision;"
                                             " pass float32 on CPUs that emulate bfloat16)")
+    parser.add_argument("--exported", action="store_true", help="the committed SavedModel in float32 and bfloat16")
     args = parser.parse_args()
     if args.record:
         return record(args.record)
+    if args.exported:
+        return exported()
     params = load_params(REPO / "params.yaml")
     recorded = json.loads(ACCURACY.read_text()) if ACCURACY.is_file() else {}
     precision = args.precision or params["train"]["precision"]

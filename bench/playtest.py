@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fer.playtest.settings import AnalysisSettings  # noqa: E402
 from fer.playtest.sessions import analyze_session  # noqa: E402
-from fer.serving.client import LocalModel  # noqa: E402
+from fer.serving.client import LocalModel, cpu_has_bfloat16  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "datasets" / "fer2013.zip"
@@ -92,9 +92,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS))
     args = parser.parse_args()
-    model, shown = LocalModel(REPO / "serving/models/fer_model"), faces()
+    precision = "bfloat16" if cpu_has_bfloat16() else "float32"  # as fer analyze's --precision auto resolves
+    model, shown = LocalModel(REPO / "serving/models/fer_model", bfloat16=precision == "bfloat16"), faces()
     print(f"defaults: {AnalysisSettings().sample_fps:g} sampled frames/s, detection at"
-          f" {AnalysisSettings().detect_width} px width, detector {AnalysisSettings().detector}")
+          f" {AnalysisSettings().detect_width} px width, detector {AnalysisSettings().detector}, model in {precision}")
     print(f"{'recording':>34} {'x real time':>11} {'decode s':>9} {'detect s':>9} {'classify s':>10}"
           f" {'faces seen':>10} {'players':>7} {'peak MiB':>9}")
     with tempfile.TemporaryDirectory() as folder:
@@ -102,7 +103,7 @@ def main() -> None:
             size, players, changes = ROWS[name]
             video = Path(folder) / f"face_cam_{name}.mp4"
             write_recording(video, size, args.seconds, shown, players)
-            settings = AnalysisSettings(**changes)
+            settings = AnalysisSettings(**changes, precision=precision)
             with PeakMemory() as memory:
                 started = time.perf_counter()
                 summary = analyze_session(video, Path(folder) / video.stem, model, settings, progress=False)

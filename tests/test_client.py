@@ -1,7 +1,11 @@
-"""fer.serving.client against small real HTTP servers on loopback that misbehave on purpose."""
+"""fer.serving.client against small real HTTP servers on loopback that misbehave on purpose, and the
+committed SavedModel run in-process in bfloat16."""
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -9,7 +13,8 @@ import pytest
 from aiohttp import web
 
 from fer.contract import ServingError
-from fer.serving.client import connect
+from fer.serving.client import connect, cpu_has_bfloat16
+from tests.conftest import REPO
 from tests.servers import free_port
 
 
@@ -143,3 +148,24 @@ def test_grpc_protos_read_and_write_what_tensorflow_does():
         assert mine.model_spec.version.value == 1
         np.testing.assert_array_equal(protos.to_ndarray(mine.outputs["probabilities"]), tf.make_ndarray(tensor),
                                       err_msg=case)
+
+
+BFLOAT16_CHECK = """
+import json, sys
+import numpy as np
+from fer.serving.client import LocalModel
+faces = np.random.default_rng(0).integers(0, 255, (64, 48, 48, 1)).astype("float32")
+exact = LocalModel(sys.argv[1]).predict(faces)  # float32 first: the bfloat16 pass is process-wide from then on
+rounded = LocalModel(sys.argv[1], bfloat16=True).predict(faces)
+print(json.dumps({"agree": float((exact.argmax(1) == rounded.argmax(1)).mean()),
+                  "difference": float(np.abs(exact - rounded).max())}))
+"""
+
+
+@pytest.mark.skipif(not cpu_has_bfloat16(), reason="this CPU has no AVX512-BF16 or AMX: bfloat16 is emulated here")
+def test_a_savedmodel_run_in_bfloat16_agrees_with_float32():
+    """The committed model in a fresh process (the oneDNN bfloat16 pass is a process-wide option)."""
+    run = subprocess.run([sys.executable, "-c", BFLOAT16_CHECK, str(REPO / "serving/models/fer_model")],
+                         capture_output=True, text=True, check=True, cwd=REPO)
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["agree"] >= 0.95 and 0 < result["difference"] < 0.05, result
