@@ -121,10 +121,10 @@ print(json.dumps({"faces": len(faces), "per_second": len(faces) / (time.perf_cou
 def exported() -> None:
     import subprocess
 
-    from fer.serving.client import cpu_has_bfloat16
+    from fer.cpu import has_native_bfloat16
     print(f"{'analysis model (serving/models/fer_model, in-process)':58} {'faces/s b64':>11} {'PrivateTest':>11}")
     for precision in ("float32", "bfloat16"):
-        if precision == "bfloat16" and not cpu_has_bfloat16():
+        if precision == "bfloat16" and not has_native_bfloat16():
             print(f"{precision:58} {'(not native on this CPU: skipped)':>23}")
             continue
         run = subprocess.run([sys.executable, "-c", EXPORTED_RUN, str(REPO / "serving/models/fer_model"), precision,

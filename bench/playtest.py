@@ -26,7 +26,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fer.playtest.settings import AnalysisSettings  # noqa: E402
 from fer.playtest.sessions import analyze_session  # noqa: E402
-from fer.serving.client import LocalModel, cpu_has_bfloat16  # noqa: E402
+from fer.cpu import has_native_bfloat16  # noqa: E402
+from fer.serving.client import LocalModel  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "datasets" / "fer2013.zip"
@@ -92,7 +93,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS))
     args = parser.parse_args()
-    precision = "bfloat16" if cpu_has_bfloat16() else "float32"  # as fer analyze's --precision auto resolves
+    precision = "bfloat16" if has_native_bfloat16() else "float32"  # as fer analyze's --precision auto resolves
     model, shown = LocalModel(REPO / "serving/models/fer_model", bfloat16=precision == "bfloat16"), faces()
     print(f"defaults: {AnalysisSettings().sample_fps:g} sampled frames/s, detection at"
           f" {AnalysisSettings().detect_width} px width, detector {AnalysisSettings().detector}, model in {precision}")

@@ -274,10 +274,11 @@ def _analyze(args: argparse.Namespace) -> None:
     if args.ray is None:  # with --ray, the Ray workers import TensorFlow and open the model, not this process
         import_tensorflow(args.verbose)
     from fer.contract import ServingError
+    from fer.cpu import has_native_bfloat16
     from fer.playtest.sessions import BatchInterrupted, analyze_many
-    from fer.serving.client import cpu_has_bfloat16, open_model
+    from fer.serving.client import open_model
     if settings.precision == "auto":  # resolved, so that the summary and the fingerprint say which one ran
-        settings.precision = "bfloat16" if cpu_has_bfloat16() else "float32"
+        settings.precision = "bfloat16" if has_native_bfloat16() else "float32"
     bfloat16 = settings.precision == "bfloat16"
     try:
         model = open_model(args.model, bfloat16=bfloat16) if args.ray is None else args.model
@@ -523,7 +524,11 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     quiet_tensorflow(args.verbose)  # before anything imports TensorFlow
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args.run(args)
+    try:
+        args.run(args)
+    except KeyboardInterrupt:  # Ctrl-C before a command's own handling starts (e.g. while TensorFlow loads)
+        print(f"\nfer {args.command}: interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ import pytest
 from aiohttp import web
 
 from fer.contract import ServingError
-from fer.serving.client import connect, cpu_has_bfloat16
+from fer.cpu import has_native_bfloat16
+from fer.serving.client import connect
 from tests.conftest import REPO
 from tests.servers import free_port
 
@@ -162,7 +163,7 @@ print(json.dumps({"agree": float((exact.argmax(1) == rounded.argmax(1)).mean()),
 """
 
 
-@pytest.mark.skipif(not cpu_has_bfloat16(), reason="this CPU has no AVX512-BF16 or AMX: bfloat16 is emulated here")
+@pytest.mark.skipif(not has_native_bfloat16(), reason="this CPU has no AVX512-BF16 or AMX: bfloat16 is emulated here")
 def test_a_savedmodel_run_in_bfloat16_agrees_with_float32():
     """The committed model in a fresh process (the oneDNN bfloat16 pass is a process-wide option)."""
     run = subprocess.run([sys.executable, "-c", BFLOAT16_CHECK, str(REPO / "serving/models/fer_model")],

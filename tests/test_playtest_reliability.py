@@ -227,3 +227,16 @@ def test_compare_with_one_session_per_build_says_nothing_could_be_tested(tmp_pat
 def test_an_events_csv_saved_with_a_byte_order_mark_is_read(tmp_path):
     (tmp_path / "e.csv").write_bytes("time,event,end\n0,intro,4\n8,death,\n".encode("utf-8-sig"))
     assert load_events(tmp_path / "e.csv") == [Event(0.0, "intro", 4.0), Event(8.0, "death")]
+
+
+def test_ctrl_c_while_tensorflow_loads_exits_130_without_a_traceback(tmp_path):
+    video = faceless_video(tmp_path / "room.mp4")
+    with open(tmp_path / "stderr", "w") as err:
+        process = subprocess.Popen(fer_command("analyze", video, "--out", tmp_path / "out", "--quiet"),
+                                   stdout=subprocess.DEVNULL, stderr=err, cwd=REPO)
+        time.sleep(1.0)  # TensorFlow takes seconds to import
+        process.send_signal(signal.SIGINT)
+        code = process.wait(60)
+    stderr = (tmp_path / "stderr").read_text()
+    assert code == 130 and "Traceback" not in stderr and "fer analyze: interrupted" in stderr, stderr
+    assert not (tmp_path / "out" / "room").exists()

@@ -191,15 +191,6 @@ def connect(url: str, **options) -> RestClient | GrpcClient:
     raise ValueError(f"model server URL {url!r} must start with http://, https:// or grpc://")
 
 
-def cpu_has_bfloat16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX); elsewhere it is emulated, and slow."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 class LocalModel:
     """The exported SavedModel called in-process: a version folder, or the highest version under a base path.
 
