@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -269,9 +268,9 @@ def test_a_recording_chromium_cannot_decode_plays_as_a_flip_book(tab):
     page.wait_for_function("() => document.querySelector('#flipbook img').src.match(/t=(7|8)/)")
 
 
-def test_a_one_hour_session_renders_and_zooms_quickly(tab, tmp_path):
+def test_a_one_hour_session_renders_and_zooms(tab, tmp_path):
+    """Every one of its 7,200 rows per player is drawn and zooming works; how fast: bench/dashboard.py."""
     page = tab.open("/session/one-hour")
-    started = time.perf_counter()
     wait_for_lanes(page, players=2)
     page.wait_for_timeout(200)
     charts = page.evaluate(CANVAS_COLOURS)
@@ -280,13 +279,9 @@ def test_a_one_hour_session_renders_and_zooms_quickly(tab, tmp_path):
     # an error for the missing recording, and everything else still works
     assert "missing-hour.mp4 is missing" in page.inner_text("#errors")
     assert page.locator("tr.segment").count() == 12  # 6 levels x 2 players
-    assert time.perf_counter() - started < 10
-    zoom_ms = page.evaluate("""() => {
-      const started = performance.now();
-      for (let i = 0; i < 10; i++) window.__lanes.zoom(i < 5 ? 0.5 : 2, 1800);
-      return performance.now() - started;
-    }""")
-    assert zoom_ms / 10 < 100, f"one zoom of all lanes took {zoom_ms / 10:.0f} ms"
+    page.evaluate("window.__lanes.zoom(0.5, 1800)")
+    ranges = page.evaluate("window.__lanes.charts.map(c => [c.scales.x.min, c.scales.x.max])")
+    assert all(r == ranges[0] for r in ranges) and ranges[0][1] - ranges[0][0] == pytest.approx(1800, rel=0.01)
     page.locator("tr.segment").nth(3).click()  # level 4 at 1800 s: the clock moves, with no recording
     page.wait_for_function("() => Math.abs(window.__lanes.time - 1800) < 0.01")
     tab.screenshot("dashboard-one-hour.png", tmp_path)
