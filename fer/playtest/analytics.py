@@ -175,10 +175,14 @@ def analyze_frames(recording: Recording, model, settings: AnalysisSettings, rows
         frames = in_background(bar_updates(timed(recording.frames, timing, "decode_s"), bar))
         detections = detect_and_track(frames, detector, tracker, timing)
         faces = in_background(crop_faces(detections, settings, faces_dir if settings.save_faces else None))
-        for row in rows_of_players(classify_in_batches(faces, model, settings.batch_size, timing), tracker):
-            writer.writerow(row)
-            if on_row is not None:  # fer analyze --live: each row once its batch is classified
-                on_row(row)
+        try:
+            for row in rows_of_players(classify_in_batches(faces, model, settings.batch_size, timing), tracker):
+                writer.writerow(row)
+                if on_row is not None:  # fer analyze --live: each row once its batch is classified
+                    on_row(row)
+        finally:  # stops and joins the steps' threads now, whatever stopped the loop (an error, Ctrl-C)
+            faces.close()
+            frames.close()
     return frame_table(pd.read_csv(rows_file)), timing
 
 
