@@ -3,7 +3,7 @@
 The driver (this process) starts a pool of Ray actors, each of which opens the model once (a SavedModel path
 or a model server URL, through fer.serving.client.open_model) and then analyses one recording per task with
 fer.playtest.sessions.analyze_session, into the same ``<out>/<name>/`` folders, with the same names
-(session_names), the same skipping of finished sessions (is_finished of the same fingerprint), the same
+(session_names), the same skipping of finished sessions (already_done), the same
 removal of a killed run's leftovers and the same ``<out>/batch.json`` as analyze_many. The recordings, the
 model path and --out must be on storage that every node sees at the same path (NFS, a mounted bucket).
 
@@ -27,7 +27,7 @@ from typing import Callable
 import ray
 
 from fer.contract import ServingError
-from fer.playtest.sessions import (BatchInterrupted, analyze_one, events_beside, fingerprint, is_camera, is_finished,
+from fer.playtest.sessions import (BatchInterrupted, already_done, analyze_one, events_beside, is_camera,
                                    remove_leftovers, session_names)
 from fer.playtest.settings import AnalysisSettings
 
@@ -146,8 +146,7 @@ def _finished_here(source: Path, out_dir: Path, settings: AnalysisSettings, mode
     """Whether the driver sees ``out_dir`` finished for ``source`` (removing leftovers beside it, as a worker
     would); anything it cannot check (another node's paths, an error) is left to a worker."""
     try:
-        remove_leftovers(out_dir)
-        return is_finished(out_dir, fingerprint(source, events_path or events_beside(source), settings, model_name))
+        return already_done(source, out_dir, events_path or events_beside(source), settings, model_name)
     except Exception:
         return False
 

@@ -159,6 +159,14 @@ def is_finished(out_dir: Path, key: str) -> bool:
     return isinstance(summary, dict) and summary.get("fingerprint") == key
 
 
+def already_done(source: str | Path, out_dir: Path, events: Path | None, settings: AnalysisSettings,
+                 model_name: str) -> bool:
+    """Removes the leftovers of killed runs beside ``out_dir``; whether it then holds the finished analysis of
+    ``source`` with these events, settings and model (never for a camera, whose sessions are all new)."""
+    remove_leftovers(out_dir)
+    return not is_camera(source) and is_finished(out_dir, fingerprint(source, events, settings, model_name))
+
+
 def measures_of(stats: dict) -> dict:
     """The raw and calibrated measures of a player or segment, as the report's columns."""
     return {"valence": stats["valence"], "arousal": stats["arousal"],
@@ -234,9 +242,8 @@ def analyze_one(source: str | Path, out_dir: Path, name: str, model, settings: A
     camera = is_camera(source)
     source = str(source) if camera else Path(source)
     try:
-        remove_leftovers(out_dir)
         events = events_path or (None if camera else events_beside(source))
-        if not camera and is_finished(out_dir, fingerprint(source, events, settings, model_name)):
+        if already_done(source, out_dir, events, settings, model_name):
             return "skipped", None
         analyze_session(source, out_dir, model, settings, events, build, progress, model_name, max_duration_s,
                         session=name, live=live)
