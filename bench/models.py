@@ -6,10 +6,11 @@ warm-up); inference faces/s through the exported SavedModel at batch 1 and 64 (w
 test-time augmentation); FER-2013 PrivateTest and PublicTest accuracy recorded from pipeline runs in
 bench/accuracy.json (`python bench/models.py --record NAME` after a `dvc exp run` of that model).
 
-With --exported: the model analysis uses, the committed SavedModel (serving/models/fer_model) run
-in-process as `fer analyze` runs it, in float32 and in bfloat16 (TensorFlow's oneDNN auto mixed
-precision, where the CPU has AVX512-BF16 or AMX), each in a fresh process: faces/s at batch 64 over
-FER-2013 PrivateTest and its accuracy there (goal: 1,000 faces/s at 0.70 or better).
+With --exported: every model serving/models.config serves (fer_model, and fer_fast, the distilled
+student that analysis uses), each SavedModel run in-process as `fer analyze` runs it, in float32 and in
+bfloat16 (TensorFlow's oneDNN auto mixed precision, where the CPU has AVX512-BF16 or AMX), each in a
+fresh process: faces/s at batch 64 over FER-2013 PrivateTest and its accuracy there (goal for the
+analysis model: 1,000 faces/s at 0.70 or better).
 
 Usage: python bench/models.py [--steps 20] [--precision float32] | --record NAME | --exported
 """
@@ -122,16 +123,22 @@ def exported() -> None:
     import subprocess
 
     from fer.cpu import has_native_bfloat16
-    print(f"{'analysis model (serving/models/fer_model, in-process)':58} {'faces/s b64':>11} {'PrivateTest':>11}")
-    for precision in ("float32", "bfloat16"):
-        if precision == "bfloat16" and not has_native_bfloat16():
-            print(f"{precision:58} {'(not native on this CPU: skipped)':>23}")
-            continue
-        run = subprocess.run([sys.executable, "-c", EXPORTED_RUN, str(REPO / "serving/models/fer_model"), precision,
-                              str(REPO / "data/split/test.npz")], capture_output=True, text=True, check=True, cwd=REPO)
-        result = json.loads(run.stdout.strip().splitlines()[-1])
-        print(f"{precision:58} {result['per_second']:11.0f} {result['accuracy']:11.4f}")
-    print("goal: 1,000 faces/s at batch 64 with PrivateTest 0.70 or better")
+    from fer.serving.config import load_model_server_config
+    names = [config.name for config in load_model_server_config(REPO / "serving/models.config").model_config_list.config]
+    print(f"{'exported model (in-process, as fer analyze runs it)':52} {'precision':>9} {'faces/s b64':>11}"
+          f" {'PrivateTest':>11}")
+    for name in names:
+        for precision in ("float32", "bfloat16"):
+            if precision == "bfloat16" and not has_native_bfloat16():
+                print(f"{'serving/models/' + name:52} {precision:>9} (not native on this CPU: skipped)")
+                continue
+            run = subprocess.run([sys.executable, "-c", EXPORTED_RUN, str(REPO / "serving/models" / name), precision,
+                                  str(REPO / "data/split/test.npz")], capture_output=True, text=True, check=True,
+                                 cwd=REPO)
+            result = json.loads(run.stdout.strip().splitlines()[-1])
+            print(f"{'serving/models/' + name:52} {precision:>9} {result['per_second']:11.0f}"
+                  f" {result['accuracy']:11.4f}")
+    print("goal for the model analysis uses: 1,000 faces/s at batch 64 with PrivateTest 0.70 or better")
 
 
 def main() -> None:
@@ -140,7 +147,7 @@ def main() -> None:
     parser.add_argument("--record", metavar="NAME", help="store the accuracy of the last evaluate run")
     parser.add_argument("--precision", help="training precision to time (default: params' train.precision;"
                                             " pass float32 on CPUs that emulate bfloat16)")
-    parser.add_argument("--exported", action="store_true", help="the committed SavedModel in float32 and bfloat16")
+    parser.add_argument("--exported", action="store_true", help="the committed SavedModels in float32 and bfloat16")
     args = parser.parse_args()
     if args.record:
         return record(args.record)

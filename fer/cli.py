@@ -26,7 +26,8 @@ import fer
 
 log = logging.getLogger("fer.cli")
 
-MODEL_IN_REPOSITORY = Path("serving/models/fer_model")
+# The model analysis runs by default: the distilled student (README: its accuracy and speed beside fer_model's).
+MODEL_IN_REPOSITORY = Path("serving/models/fer_fast")
 # The package is installed editable from the repository, so the repository is the package folder's parent.
 PACKAGE_ROOT = Path(fer.__file__).resolve().parents[1]
 
@@ -121,7 +122,7 @@ def holds_model(path: Path) -> bool:
 
 
 def default_model(cwd: Path | None = None, package_root: Path | None = None) -> Path:
-    """``serving/models/fer_model`` under the current directory if it holds a model, else the repository's
+    """``serving/models/fer_fast`` under the current directory if it holds a model, else the repository's
     own (found from the package's location); ModelNotFoundError naming every place looked at otherwise."""
     here = MODEL_IN_REPOSITORY if cwd is None else Path(cwd) / MODEL_IN_REPOSITORY
     candidates = [here, (PACKAGE_ROOT if package_root is None else Path(package_root)) / MODEL_IN_REPOSITORY]
@@ -451,7 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
                               " day1/session.mp4 and day2/session.mp4; <out>/<name>/ for one recording or one"
                               " folder's), with it where two would share a name (<out>/a.mp4/, <out>/a.avi/)")
     analyze.add_argument("--model", help="SavedModel path, or a model server URL (http://host:8501,"
-                         f" grpc://host:8500), used as given (default: ./{MODEL_IN_REPOSITORY} if it holds a"
+                         " grpc://host:8500: its fer_fast; or naming the model, http://host:8501/v1/models/fer_model,"
+                         f" grpc://host:8500/fer_model), used as given (default: ./{MODEL_IN_REPOSITORY} if it holds a"
                          f" model, else the repository's {PACKAGE_ROOT / MODEL_IN_REPOSITORY}; if neither does,"
                          " fer analyze stops and names both)".replace("%", "%%"))
     analyze.add_argument("--events", type=Path, help="events file (CSV or JSON Lines) of a single recording"

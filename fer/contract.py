@@ -14,7 +14,8 @@ CLASS_NAMES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "sur
 NUM_CLASSES = len(CLASS_NAMES)
 INPUT_SHAPE = (48, 48, 1)
 
-MODEL_NAME = "fer_model"
+MODEL_NAME = "fer_model"  # the accurate model
+ANALYSIS_MODEL_NAME = "fer_fast"  # the student distilled from it, faster: what fer analyze runs
 SIGNATURE = "serving_default"
 INPUT_NAME = "pixels"
 OUTPUT_NAME = "probabilities"

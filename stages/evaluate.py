@@ -1,4 +1,5 @@
-"""evaluate: the trained model's scores on every split (headline and details), and charts of FER-2013 PrivateTest."""
+"""evaluate: the trained model's scores on every split (headline and details), and charts of FER-2013 PrivateTest.
+Its test-time views are the params section given by --views (evaluate; distill for the distilled student)."""
 import json
 import sys
 import time
@@ -14,8 +15,8 @@ from fer.params import load_params, stage_paths
 
 def main(argv: list[str] | None = None) -> None:
     paths = stage_paths(argv, __doc__, "model", "split_dir", "metrics", "details", "confusion", "per_class",
-                        "confusion_png")
-    params = load_params()["evaluate"]
+                        "confusion_png", options={"views": "evaluate"})
+    params = load_params()[paths.views]
     model = inference_model(keras.models.load_model(paths.model), params["tta_flip"], params["tta_rotation"])
     details = {"tta_flip": params["tta_flip"], "tta_rotation": params["tta_rotation"]}
     for split in ("test", "validation", "train"):

@@ -1,5 +1,6 @@
 """export: the evaluated model as a SavedModel version under MODEL_BASE_PATH (TensorFlow Serving's layout),
-checked against the Keras model on validation faces."""
+checked against the Keras model on validation faces. Its test-time views are the params section given by
+--views (evaluate; distill for the distilled student)."""
 import json
 import sys
 
@@ -12,9 +13,10 @@ from fer.params import load_params, stage_paths
 
 
 def main(argv: list[str] | None = None) -> None:
-    paths = stage_paths(argv, __doc__, "model", "validation_set", "model_base_path", "metrics")
+    paths = stage_paths(argv, __doc__, "model", "validation_set", "model_base_path", "metrics",
+                        options={"views": "evaluate"})
     params = load_params()
-    views = params["evaluate"]
+    views = params[paths.views]
     model = inference_model(keras.models.load_model(paths.model), views["tta_flip"], views["tta_rotation"])
     check_images = load_arrays(paths.validation_set)["images"][: params["export"]["check_images"]]
     version_dir = paths.model_base_path / str(params["export"]["version"])

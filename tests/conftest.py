@@ -84,9 +84,12 @@ def train_tiny_model():
 
 @pytest.fixture(scope="session")
 def served_models(tmp_path_factory):
-    """serving/models-style folder with fer_model version 1 exported from a tiny trained model."""
+    """serving/models-style folder with version 1 of fer_model (a tiny trained model with the default
+    test-time views) and of fer_fast (the same network with its mirror image only, as distill's views)."""
     from fer.learn.export import write_savedmodel
-    model, images = train_tiny_model()
+    from fer.learn.tta import inference_model
+    model, images, _ = fit_tiny_model()
     root = tmp_path_factory.mktemp("models")
-    write_savedmodel(model, root / "fer_model" / "1")
+    write_savedmodel(inference_model(model, tta_flip=True, tta_rotation=12), root / "fer_model" / "1")
+    write_savedmodel(inference_model(model, tta_flip=True), root / "fer_fast" / "1")
     return root, images

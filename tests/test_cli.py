@@ -136,21 +136,21 @@ def test_verbose_goes_before_or_after_the_command(argv, verbose):
 
 
 def test_the_default_model_is_the_current_directorys_then_the_repositorys(tmp_path):
-    assert default_model(cwd=tmp_path) == REPO / "serving/models/fer_model"
-    assert (REPO / "serving/models/fer_model/1/saved_model.pb").is_file()
-    local = tmp_path / "serving/models/fer_model"
+    assert default_model(cwd=tmp_path) == REPO / "serving/models/fer_fast"
+    assert (REPO / "serving/models/fer_fast/1/saved_model.pb").is_file()
+    local = tmp_path / "serving/models/fer_fast"
     (local / "3").mkdir(parents=True)
     (local / "3" / "saved_model.pb").write_bytes(b"")
     assert default_model(cwd=tmp_path) == local
 
 
 def test_without_any_model_the_error_names_every_place_looked_at(tmp_path):
-    (tmp_path / "serving/models/fer_model").mkdir(parents=True)  # there, but holds no version
+    (tmp_path / "serving/models/fer_fast").mkdir(parents=True)  # there, but holds no version
     with pytest.raises(ModelNotFoundError) as error:
         default_model(cwd=tmp_path, package_root=tmp_path / "elsewhere")
     message = str(error.value)
-    assert str(tmp_path / "serving/models/fer_model") in message
-    assert str(tmp_path / "elsewhere/serving/models/fer_model") in message and "--model" in message
+    assert str(tmp_path / "serving/models/fer_fast") in message
+    assert str(tmp_path / "elsewhere/serving/models/fer_fast") in message and "--model" in message
 
 
 def tiny_video(path, frames: int = 10) -> None:
@@ -167,7 +167,7 @@ def test_analyze_elsewhere_finds_the_committed_model_and_starts_quietly(tmp_path
     assert run.returncode == 0, run.stderr
     assert "1 analysed, 0 already done, 0 failed -> playtest_results" in run.stdout
     summary = json.loads((tmp_path / "playtest_results/room/summary.json").read_text())
-    assert summary["model"] == str(REPO / "serving/models/fer_model")
+    assert summary["model"] == str(REPO / "serving/models/fer_fast")
     assert summary["settings"]["precision"] == ("bfloat16" if has_native_bfloat16() else "float32")  # auto, resolved
     # noise without faces: analysed all the same, with no player and a warning that says why
     assert summary["sampled_frames"] == 2 and summary["players"] == 0 and summary["face_visible_ratio"] == 0.0

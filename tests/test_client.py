@@ -14,7 +14,7 @@ from aiohttp import web
 
 from fer.contract import ServingError
 from fer.cpu import has_native_bfloat16
-from fer.serving.client import connect
+from fer.serving.client import connect, open_model
 from tests.conftest import REPO
 from tests.servers import free_port
 
@@ -59,6 +59,26 @@ def test_rest_client_gives_up_after_retry_for_s_with_the_server_message():
     app.router.add_post("/v1/models/fer_model:predict", predict)
     with pytest.raises(ServingError, match="503.*model is reloading"):
         connect(start(app), retry_for_s=0.5).predict(np.zeros((1, 48, 48, 1)))
+
+
+def test_a_url_may_name_the_model_and_analysis_asks_for_fer_fast_otherwise():
+    asked = []
+
+    async def predict(request: web.Request) -> web.Response:
+        asked.append(request.match_info["name"])
+        return web.json_response({"predictions": [[1.0] + [0.0] * 6] * len((await request.json())["instances"])})
+
+    app = web.Application()
+    app.router.add_post("/v1/models/{name}:predict", predict)
+    url = start(app)
+    for where in (url, f"{url}/v1/models/fer_model", f"{url}/v1/models/fer_model/"):
+        connect(where).predict(np.zeros((1, 48, 48, 1)))
+    open_model(url)
+    open_model(f"{url}/v1/models/fer_model")
+    assert asked == ["fer_model", "fer_model", "fer_model", "fer_fast", "fer_model"]
+    assert connect("grpc://127.0.0.1:1/fer_fast").model == "fer_fast" and connect("grpc://127.0.0.1:1").model == "fer_model"
+    with pytest.raises(ValueError, match="/v1/models/NAME"):
+        connect(f"{url}/predict")
 
 
 def test_unreachable_server_and_bad_url_are_named():

@@ -206,7 +206,7 @@ def test_analysis_through_a_model_server_matches_the_in_process_model(session, t
     folder, out = session
     process, url, grpc_url = start_server([f"--model_base_path={MODEL}"], tmp_path / "server.log")
     try:
-        for where in (url, grpc_url):
+        for where in (f"{url}/v1/models/fer_model", f"{grpc_url}/fer_model"):  # the model the local run used
             summary = analyze_session(folder / "tester1.mp4", tmp_path / where[:4], open_model(where), SETTINGS,
                                       events_path=folder / "tester1.events.csv", progress=False)
             served = pd.read_csv(tmp_path / where[:4] / "frames.csv")

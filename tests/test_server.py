@@ -21,11 +21,14 @@ from tests.servers import start_server
 
 @pytest.fixture(scope="module")
 def server(served_models, tmp_path_factory):
-    """The server, configured by serving/models.config with base_path pointed at the tiny model."""
+    """The server, configured by serving/models.config with base paths pointed at the tiny models."""
     models_root, images = served_models
-    base = tmp_path_factory.mktemp("live") / "fer_model"
-    shutil.copytree(models_root / "fer_model", base)
-    config = (REPO / "serving/models.config").read_text().replace('"/models/fer_model"', f'"{base}"')
+    live = tmp_path_factory.mktemp("live")
+    base = live / "fer_model"
+    config = (REPO / "serving/models.config").read_text()
+    for name in ("fer_model", "fer_fast"):
+        shutil.copytree(models_root / name, live / name)
+        config = config.replace(f'"/models/{name}"', f'"{live / name}"')
     config_file = base.parent / "models.config"
     config_file.write_text(config)
     process, url, grpc_url = start_server(
@@ -33,8 +36,9 @@ def server(served_models, tmp_path_factory):
          f"--batching_parameters_file={REPO / 'serving/batching_parameters.txt'}",
          f"--monitoring_config_file={REPO / 'serving/monitoring.config'}"], base.parent / "server.log")
     expected = load_signature(base / "1")(pixels=tf.constant(images[:, ..., None].astype(np.float32)))
+    fast = load_signature(live / "fer_fast" / "1")(pixels=tf.constant(images[:, ..., None].astype(np.float32)))
     yield {"url": url, "grpc": grpc_url, "base": base, "images": images,
-           "expected": expected["probabilities"].numpy()}
+           "expected": expected["probabilities"].numpy(), "expected_fast": fast["probabilities"].numpy()}
     process.terminate()
     process.wait(10)
 
@@ -54,6 +58,15 @@ def test_model_status_matches_tf_serving(server):
     for path in ("", "/versions/1", "/labels/stable"):
         reply = requests.get(f"{server['url']}/v1/models/fer_model{path}", timeout=10)
         assert reply.status_code == 200 and reply.json() == expected
+
+
+def test_both_models_of_the_config_are_served_each_under_its_name(server):
+    accurate = post(server, {"instances": faces(server, 4)}).json()["predictions"]
+    fast = post(server, {"instances": faces(server, 4)}, "/v1/models/fer_fast/labels/stable:predict")
+    assert fast.status_code == 200
+    np.testing.assert_allclose(fast.json()["predictions"], server["expected_fast"][:4], atol=1e-5)
+    np.testing.assert_allclose(accurate, server["expected"][:4], atol=1e-5)
+    assert not np.allclose(server["expected"][:4], server["expected_fast"][:4], atol=1e-5)  # other views
 
 
 def test_metadata_describes_the_signature(server):

@@ -22,16 +22,18 @@ def flags(arguments: list[str]) -> dict[str, str]:
     return dict(argument.removeprefix("--").split("=", 1) for argument in arguments)
 
 
-def test_model_config_names_the_exported_model_and_version():
+def test_model_config_names_the_exported_models_and_version():
     export = load_params()["export"]
-    (model,) = load_model_server_config(SERVING / "models.config").model_config_list.config
-    assert model.name == MODEL_NAME == "fer_model"
-    assert f"serving/models/{model.name} " in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["export"]["cmd"]
-    assert model.base_path == f"/models/{model.name}"
-    assert model.model_version_policy.latest.num_versions == 2
-    stable = model.version_labels["stable"]
-    assert stable == export["version"]
-    assert (SERVING / "models" / model.name / str(stable) / "saved_model.pb").is_file()
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    accurate, fast = load_model_server_config(SERVING / "models.config").model_config_list.config
+    assert (accurate.name, fast.name) == (MODEL_NAME, "fer_fast") == ("fer_model", "fer_fast")
+    for model, stage in ((accurate, "export"), (fast, "export_fast")):
+        assert f"serving/models/{model.name} " in stages[stage]["cmd"]
+        assert model.base_path == f"/models/{model.name}"
+        assert model.model_version_policy.latest.num_versions == 2
+        stable = model.version_labels["stable"]
+        assert stable == export["version"]
+        assert (SERVING / "models" / model.name / str(stable) / "saved_model.pb").is_file()
 
 
 def test_batching_and_monitoring_files_parse():

@@ -1,6 +1,7 @@
 """Clients for a served model: TensorFlow Serving's REST and gRPC APIs, chosen by URL.
 
-``connect("http://host:8501")`` talks REST, ``connect("grpc://host:8500")`` gRPC; both answer
+``connect("http://host:8501")`` talks REST, ``connect("grpc://host:8500")`` gRPC (a URL may name the
+model: ``http://host:8501/v1/models/fer_fast``, ``grpc://host:8500/fer_fast``); both answer
 ``predict(pixels)`` with the probabilities, whichever server (TF Serving or `fer serve`) is behind
 the URL. Large requests are cut into batches; a refused connection, 503 and UNAVAILABLE are retried
 with back-off for ``retry_for_s`` (long enough for a restarting server to load its model); every
@@ -24,7 +25,8 @@ import numpy as np
 import requests
 from requests.adapters import HTTPAdapter
 
-from fer.contract import INPUT_NAME, MODEL_NAME, OUTPUT_NAME, SIGNATURE, ServingError, versions_on_disk
+from fer.contract import (ANALYSIS_MODEL_NAME, INPUT_NAME, MODEL_NAME, OUTPUT_NAME, SIGNATURE, ServingError,
+                          versions_on_disk)
 from fer.serving import protos
 
 log = logging.getLogger(__name__)
@@ -183,11 +185,16 @@ class GrpcClient:
 
 
 def connect(url: str, **options) -> RestClient | GrpcClient:
-    """A client for ``http(s)://host:port`` (REST) or ``grpc://host:port`` (gRPC)."""
+    """A client for ``http(s)://host:port`` (REST) or ``grpc://host:port`` (gRPC), of the model the URL
+    names (``http://host:port/v1/models/NAME``, ``grpc://host:port/NAME``), else of ``options["model"]``."""
     if url.startswith("grpc://"):
-        return GrpcClient(url.removeprefix("grpc://"), **options)
+        target, _, name = url.removeprefix("grpc://").partition("/")
+        return GrpcClient(target, **(options | {"model": name.strip("/")} if name.strip("/") else options))
     if url.startswith(("http://", "https://")):
-        return RestClient(url, **options)
+        server, _, name = url.rstrip("/").partition("/v1/models/")
+        if "/" in name or (not name and url.rstrip("/").count("/") > 2):
+            raise ValueError(f"model server URL {url!r} must be http(s)://host:port[/v1/models/NAME]")
+        return RestClient(server, **(options | {"model": name} if name else options))
     raise ValueError(f"model server URL {url!r} must start with http://, https:// or grpc://")
 
 
@@ -222,12 +229,12 @@ class LocalModel:
 
 
 def open_model(where: str | Path, first_contact_s: float = 10.0, bfloat16: bool = False) -> ModelClient:
-    """A model server URL (see ``connect``) or a SavedModel path (run in bfloat16 if asked: LocalModel),
-    checked with one prediction; a server is waited for ``first_contact_s`` at most (later calls retry for
-    the client's ``retry_for_s``)."""
+    """A model server URL (see ``connect``; one that names no model means the analysis model, fer_fast)
+    or a SavedModel path (run in bfloat16 if asked: LocalModel), checked with one prediction; a server is
+    waited for ``first_contact_s`` at most (later calls retry for the client's ``retry_for_s``)."""
     if not str(where).startswith(("http://", "https://", "grpc://")):
         return _checked(LocalModel(where, bfloat16), where)
-    model = connect(str(where))
+    model = connect(str(where), model=ANALYSIS_MODEL_NAME)
     model.retry_for_s, retry_for_s = first_contact_s, model.retry_for_s
     _checked(model, where)
     model.retry_for_s = retry_for_s
