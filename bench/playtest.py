@@ -1,8 +1,8 @@
 """Playtest analysis speed, as a multiple of real time, where the time goes, and peak memory.
 
 Writes 30 fps face-cam recordings (MPEG-4) showing FER-2013 faces that move and change every second,
-analyses each with the committed model, and prints seconds of recording analysed per second of work
-(goal: at least 30x at 1280x720 with default settings), the seconds spent in decode, detect and
+analyses each with the model fer analyze runs by default (serving/models/fer_fast), and prints seconds
+of recording analysed per second of work (goal: at least 30x at 1280x720 with default settings), the seconds spent in decode, detect and
 classify (they overlap: each runs in a thread of its own), and the highest resident memory of this
 process during the analysis (sampled every 0.1 s from /proc/self/status). Rows: 640x480 and 1280x720
 at the default settings, 1280x720 dense (10 sampled frames per second), and 1280x720 with four
@@ -26,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fer.playtest.settings import AnalysisSettings  # noqa: E402
 from fer.playtest.sessions import analyze_session  # noqa: E402
+from fer.cli import MODEL_IN_REPOSITORY  # noqa: E402
 from fer.cpu import has_native_bfloat16  # noqa: E402
 from fer.serving.client import LocalModel  # noqa: E402
 
@@ -94,9 +95,9 @@ def main() -> None:
     parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS))
     args = parser.parse_args()
     precision = "bfloat16" if has_native_bfloat16() else "float32"  # as fer analyze's --precision auto resolves
-    model, shown = LocalModel(REPO / "serving/models/fer_model", bfloat16=precision == "bfloat16"), faces()
+    model, shown = LocalModel(REPO / MODEL_IN_REPOSITORY, bfloat16=precision == "bfloat16"), faces()
     print(f"defaults: {AnalysisSettings().sample_fps:g} sampled frames/s, detection at"
-          f" {AnalysisSettings().detect_width} px width, detector {AnalysisSettings().detector}, model in {precision}")
+          f" {AnalysisSettings().detect_width} px width, detector {AnalysisSettings().detector}, model {MODEL_IN_REPOSITORY.name} in {precision}")
     print(f"{'recording':>34} {'x real time':>11} {'decode s':>9} {'detect s':>9} {'classify s':>10}"
           f" {'faces seen':>10} {'players':>7} {'peak MiB':>9}")
     with tempfile.TemporaryDirectory() as folder:

@@ -4,7 +4,8 @@ Analyses each of the single-person clips in ../shared/videos/ with the committed
 it was before the real-recordings work (commit BEFORE, checked out in a temporary git worktree: Haar
 cascade, unaligned crops, every new box a player at once, no quality gate), with today's code at its
 default settings (YuNet, unaligned crops as the committed model was trained on, players that persist,
-duplicates merged, quality gate), and with today's code aligning the faces (--align). Per clip and
+duplicates merged, quality gate), and with today's code aligning the faces (--align), all three with
+fer_model; and today's defaults with the model fer analyze runs by default, fer_fast. Per clip and
 pipeline it prints the face-visible ratio, the players found (truth: one in each clip, so any more are
 phantoms), milliseconds per sampled frame spent decoding, detecting and classifying, and agreement
 with the per-second labels in bench/real_video_labels.csv (written by hand from the frames before any
@@ -40,10 +41,12 @@ REPO = Path(__file__).resolve().parents[1]
 VIDEOS = REPO.parent / "shared" / "videos"
 LABELS = REPO / "bench" / "real_video_labels.csv"
 MODEL = REPO / "serving" / "models" / "fer_model"
+FAST_MODEL = REPO / "serving" / "models" / "fer_fast"
 RESULTS = REPO / "bench" / "results" / "real_videos.json"
 BEFORE = "b51ca38"  # the last commit before the real-recordings work (issue 23)
-PIPELINES = (f"before ({BEFORE}, Haar)", "now (default)", "now, --align")
-NOW = {"now (default)": AnalysisSettings(), "now, --align": AnalysisSettings(align=True)}
+PIPELINES = (f"before ({BEFORE}, Haar)", "now (default)", "now, --align", "now, fer_fast")
+NOW = {"now (default)": (AnalysisSettings(), MODEL), "now, --align": (AnalysisSettings(align=True), MODEL),
+       "now, fer_fast": (AnalysisSettings(), FAST_MODEL)}
 # Run by the interpreter inside the worktree of BEFORE, whose fer package it imports: analyses each clip
 # with that code's default settings into OUT/<stem>/.
 BEFORE_RUNNER = """
@@ -142,7 +145,7 @@ def main() -> None:
     missing = sorted(set(truth) - {c.name for c in clips})
     if missing:
         print(f"note: labelled clips not found in {VIDEOS}: {', '.join(missing)}")
-    model = LocalModel(MODEL)
+    models = {path: LocalModel(path) for path in (MODEL, FAST_MODEL)}
     header = f"{'face':>5} {'pl':>3} {'dec ms':>6} {'det ms':>6} {'cls ms':>6} {'agreement':>10}"
     names = PIPELINES
     rows: dict[str, dict[str, dict]] = {clip.name: {} for clip in clips}
@@ -151,9 +154,9 @@ def main() -> None:
         analyse_before(clips, before)
         for clip in clips:
             rows[clip.name] = {names[0]: measured(clip, before / clip.stem, truth[clip.name])}
-            for name, settings in NOW.items():
+            for name, (settings, model) in NOW.items():
                 out = now / re.sub(r"\W", "_", name) / clip.stem
-                analyze_session(clip, out, model, settings, progress=False)
+                analyze_session(clip, out, models[model], settings, progress=False)
                 rows[clip.name][name] = measured(clip, out, truth[clip.name])
     print(f"{len(clips)} clips in {VIDEOS}, one person each; agreement with {LABELS.name} (seconds labelled with"
           f" an emotion); ms per sampled frame")
@@ -178,9 +181,10 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "videos": str(VIDEOS.relative_to(REPO.parent)), "labels": str(LABELS.relative_to(REPO)),
-        "model": str(MODEL.relative_to(REPO)), "machine": note,
-        "pipelines": {names[0]: f"the code of commit {BEFORE} at its default settings",
-                      **{name: asdict(settings) for name, settings in NOW.items()}},
+        "machine": note,
+        "pipelines": {names[0]: {"code": f"commit {BEFORE} at its default settings", "model": str(MODEL.relative_to(REPO))},
+                      **{name: {**asdict(settings), "model": str(model.relative_to(REPO))}
+                         for name, (settings, model) in NOW.items()}},
         "clips": rows, "totals": totals}, indent=2) + "\n")
     print(f"wrote {RESULTS.relative_to(REPO)}")
 
