@@ -6,8 +6,8 @@ warm-up); inference faces/s through the exported SavedModel at batch 1 and 64 (w
 test-time augmentation); FER-2013 PrivateTest and PublicTest accuracy recorded from pipeline runs in
 bench/accuracy.json (`python bench/models.py --record NAME` after a `dvc exp run` of that model).
 
-With --exported: every model serving/models.config serves (fer_model, and fer_fast, the distilled
-student that analysis uses), each SavedModel run in-process as `fer analyze` runs it, in float32 and in
+With --exported: every model serving/models.config serves (fer_model, and fer_fast, the two-view
+export that analysis uses), each SavedModel run in-process as `fer analyze` runs it, in float32 and in
 bfloat16 (TensorFlow's oneDNN auto mixed precision, where the CPU has AVX512-BF16 or AMX), each in a
 fresh process: faces/s at batch 64 over FER-2013 PrivateTest and its accuracy there (goal for the
 analysis model: 1,000 faces/s at 0.70 or better).

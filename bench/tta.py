@@ -1,10 +1,11 @@
 """Which test-time views to average: the trained model's FER-2013 accuracy for each `evaluate` setting.
 
-Scores data/model/fer.keras (the last `dvc repro`) on FER-2013's faces of the validation split
-(PublicTest, the one to choose by) and of the test split (PrivateTest, the headline), without and with
-the mirror image, and with the face turned either way by each of `--rotations` degrees instead.
+Scores a trained model (data/model/fer.keras, the last `dvc repro`'s, or --model: data/model/fer_fast.keras
+for a distilled student) on FER-2013's faces of the validation split (PublicTest, the one to choose
+by) and of the test split (PrivateTest, the headline), without and with the mirror image, and with the
+face turned either way by each of `--rotations` degrees instead, with and without the mirror image.
 
-Usage: python bench/tta.py [--rotations 2 4 6 8 10 12 14 16 18]
+Usage: python bench/tta.py [--model data/model/fer.keras] [--rotations 2 4 6 8 10 12 14 16 18]
 """
 from __future__ import annotations
 
@@ -32,10 +33,11 @@ def fer2013_faces(split: str) -> tuple[np.ndarray, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rotations", type=float, nargs="+", default=[2, 4, 6, 8, 10, 12, 14, 16, 18])
+    parser.add_argument("--model", type=Path, default=REPO / "data" / "model" / "fer.keras")
     args = parser.parse_args()
-    trained = keras.models.load_model(REPO / "data" / "model" / "fer.keras")
+    trained = keras.models.load_model(args.model)
     splits = {"PublicTest": fer2013_faces("validation"), "PrivateTest": fer2013_faces("test")}
-    settings = [(False, 0), (True, 0)] + [(True, degrees) for degrees in args.rotations]
+    settings = [(False, 0), (True, 0)] + [(flip, degrees) for degrees in args.rotations for flip in (False, True)]
     print(f"{'tta_flip':>8} {'tta_rotation':>12} {'views':>5} {'PublicTest':>10} {'PrivateTest':>11}")
     for flip, degrees in settings:
         model = inference_model(trained, flip, degrees)

@@ -26,7 +26,8 @@ import fer
 
 log = logging.getLogger("fer.cli")
 
-# The model analysis runs by default: the distilled student (README: its accuracy and speed beside fer_model's).
+# The model analysis runs by default: the same network with two views instead of four (README: its accuracy
+# and speed beside fer_model's).
 MODEL_IN_REPOSITORY = Path("serving/models/fer_fast")
 # The package is installed editable from the repository, so the repository is the package folder's parent.
 PACKAGE_ROOT = Path(fer.__file__).resolve().parents[1]

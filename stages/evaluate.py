@@ -1,5 +1,5 @@
 """evaluate: the trained model's scores on every split (headline and details), and charts of FER-2013 PrivateTest.
-Its test-time views are the params section given by --views (evaluate; distill for the distilled student)."""
+Its test-time views are the params section given by --views (evaluate; fast for fer_fast, the model analysis runs)."""
 import json
 import sys
 import time

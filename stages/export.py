@@ -1,6 +1,6 @@
 """export: the evaluated model as a SavedModel version under MODEL_BASE_PATH (TensorFlow Serving's layout),
 checked against the Keras model on validation faces. Its test-time views are the params section given by
---views (evaluate; distill for the distilled student)."""
+--views (evaluate; fast for fer_fast, the model analysis runs)."""
 import json
 import sys
 

@@ -85,11 +85,11 @@ def train_tiny_model():
 @pytest.fixture(scope="session")
 def served_models(tmp_path_factory):
     """serving/models-style folder with version 1 of fer_model (a tiny trained model with the default
-    test-time views) and of fer_fast (the same network with its mirror image only, as distill's views)."""
+    test-time views) and of fer_fast (the same network with the two turned views of params' fast section)."""
     from fer.learn.export import write_savedmodel
     from fer.learn.tta import inference_model
     model, images, _ = fit_tiny_model()
     root = tmp_path_factory.mktemp("models")
     write_savedmodel(inference_model(model, tta_flip=True, tta_rotation=12), root / "fer_model" / "1")
-    write_savedmodel(inference_model(model, tta_flip=True), root / "fer_fast" / "1")
+    write_savedmodel(inference_model(model, tta_flip=False, tta_rotation=12), root / "fer_fast" / "1")
     return root, images

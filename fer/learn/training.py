@@ -23,15 +23,12 @@ from fer.learn.models import build_model
 
 
 class Batches(keras.utils.PyDataset):
-    """Batches of (float32 pixels [N,48,48,1] 0..255, targets), reshuffled every epoch with a seeded
-    generator; the targets are one-hot labels, or the given soft ``targets`` [N, 7] (distillation); uint8
-    images stay uint8 in memory until batched."""
+    """Batches of (float32 pixels [N,48,48,1] 0..255, one-hot labels), reshuffled every epoch with a
+    seeded generator; uint8 images stay uint8 in memory until batched."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle_seed: int | None = None,
-                 targets: np.ndarray | None = None):
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
         super().__init__()
         self.images, self.labels, self.batch_size = images, labels, batch_size
-        self.targets = np.eye(NUM_CLASSES, dtype=np.float32)[labels] if targets is None else targets.astype(np.float32)
         self.rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
         self.order = self.rng.permutation(len(labels)) if self.rng is not None else np.arange(len(labels))
 
@@ -40,7 +37,8 @@ class Batches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         rows = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
-        return self.images[rows][..., None].astype(np.float32), self.targets[rows]
+        return (self.images[rows][..., None].astype(np.float32),
+                np.eye(NUM_CLASSES, dtype=np.float32)[self.labels[rows]])
 
     def on_epoch_end(self) -> None:
         if self.rng is not None:
@@ -158,9 +156,9 @@ def warn_if_bfloat16_is_emulated(precision: str, cpuinfo: str, devices: list[str
 
 
 def train(train_set: dict, validation_set: dict, params: dict, model_options: dict, balance: str,
-          backup_dir: Path, targets: np.ndarray | None = None) -> tuple[keras.Model, Path]:
-    """Trains the model named in params on the training split (towards soft ``targets`` if given, else its
-    labels); returns it and the folder of its DVCLive log (loss and accuracy per epoch, see ``publish_log``).
+          backup_dir: Path) -> tuple[keras.Model, Path]:
+    """Trains the model named in params on the training split; returns it and the folder of its DVCLive log
+    (loss and accuracy per epoch, see ``publish_log``).
 
     Training computes in ``params["precision"]`` (mixed_bfloat16 saves a sixth to a quarter of the time
     on CPUs with AVX512-BF16 or AMX); the returned model computes in float32, as evaluation and
@@ -173,14 +171,13 @@ def train(train_set: dict, validation_set: dict, params: dict, model_options: di
         model = build_model(params["model"], params["augment"], **model_options)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    train_data = Batches(train_set["images"], train_set["labels"], params["batch_size"], params["seed"], targets)
+    train_data = Batches(train_set["images"], train_set["labels"], params["batch_size"], params["seed"])
     validation_data = Batches(validation_set["images"], validation_set["labels"], 512)
     compile_model(model, params, steps_per_epoch=len(train_data))
 
     # One backup per set of params: a cut-off run never resumes another experiment's weights.
     # BackupAndRestore deletes its folder when training ends, so the running log lives beside it.
-    run = [params, model_options, balance] + ([] if targets is None else [hashlib.sha256(targets.tobytes()).hexdigest()])
-    run_key = hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest()[:16]
+    run_key = hashlib.sha256(json.dumps([params, model_options, balance], sort_keys=True).encode()).hexdigest()[:16]
     backup_dir.mkdir(parents=True, exist_ok=True)
     live_dir = backup_dir / f"{run_key}-log"
     run_backup = backup_dir / run_key
