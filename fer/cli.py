@@ -23,12 +23,13 @@ from dataclasses import fields
 from pathlib import Path
 
 import fer
+from fer.contract import ANALYSIS_MODEL_NAME
 
 log = logging.getLogger("fer.cli")
 
 # The model analysis runs by default: the same network with two views instead of four (README: its accuracy
 # and speed beside fer_model's).
-MODEL_IN_REPOSITORY = Path("serving/models/fer_fast")
+MODEL_IN_REPOSITORY = Path("serving/models") / ANALYSIS_MODEL_NAME
 # The package is installed editable from the repository, so the repository is the package folder's parent.
 PACKAGE_ROOT = Path(fer.__file__).resolve().parents[1]
 

@@ -189,7 +189,8 @@ def connect(url: str, **options) -> RestClient | GrpcClient:
     names (``http://host:port/v1/models/NAME``, ``grpc://host:port/NAME``), else of ``options["model"]``."""
     if url.startswith("grpc://"):
         target, _, name = url.removeprefix("grpc://").partition("/")
-        return GrpcClient(target, **(options | {"model": name.strip("/")} if name.strip("/") else options))
+        name = name.strip("/")
+        return GrpcClient(target, **(options | {"model": name} if name else options))
     if url.startswith(("http://", "https://")):
         server, _, name = url.rstrip("/").partition("/v1/models/")
         if "/" in name or (not name and url.rstrip("/").count("/") > 2):
