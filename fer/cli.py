@@ -64,8 +64,8 @@ ANALYSIS_HELP = {
                          " and not classified",
     "attention_max_yaw": "a face counts as looking at the screen (attention) within this yaw, in degrees",
     "attention_max_pitch": "a face counts as looking at the screen (attention) within this pitch, in degrees",
-    "precision": "how a SavedModel --model runs: bfloat16 (TensorFlow's oneDNN mixed precision: about twice the"
-                 " faces per second, PrivateTest 0.7097 against 0.7102), float32, or auto: bfloat16 where the CPU"
+    "precision": "how a SavedModel --model runs: bfloat16 (TensorFlow's oneDNN mixed precision: about four times the"
+                 " faces per second, PrivateTest 0.7099 against 0.7102), float32, or auto: bfloat16 where the CPU"
                  " has AVX512-BF16 or AMX (native there), else float32; a model server URL is not affected",
     "baseline_segment": "event or segment whose faces are each player's calibration baseline, e.g. lobby or"
                         " menu (default: none: each player's median over the whole session)",

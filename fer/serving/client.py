@@ -203,7 +203,7 @@ class LocalModel:
     """The exported SavedModel called in-process: a version folder, or the highest version under a base path.
 
     With ``bfloat16``, TensorFlow's oneDNN auto-mixed-precision pass runs the model's convolutions and
-    matrix products in bfloat16 (about twice the faces per second on AVX512-BF16/AMX, PrivateTest 0.7097
+    matrix products in bfloat16 (about four times the faces per second on AVX512-BF16/AMX, PrivateTest 0.7099
     against 0.7102: docs/playtest.md). The pass is a process-wide TensorFlow option, so it then applies to
     every model this process runs."""
 
