@@ -24,6 +24,7 @@ from pathlib import Path
 
 import fer
 from fer.contract import ANALYSIS_MODEL_NAME
+from fer.dashboard import DEFAULT_HOST as DASHBOARD_HOST, DEFAULT_PORT as DASHBOARD_PORT
 
 log = logging.getLogger("fer.cli")
 
@@ -514,9 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("results", nargs="+", type=Path,
                            help="`fer analyze` --out folders (or session folders), `fer aggregate`/`fer compare`"
                                 " output folders")
-    dashboard.add_argument("--host", default="127.0.0.1",
+    dashboard.add_argument("--host", default=DASHBOARD_HOST,
                            help="address to listen on; any other than loopback needs --token")
-    dashboard.add_argument("--port", type=number_in(int, "non-negative"), default=8765,
+    dashboard.add_argument("--port", type=number_in(int, "non-negative"), default=DASHBOARD_PORT,
                            help="port to listen on (0: any free one, printed at start)")
     dashboard.add_argument("--token", help="secret every request must carry (open the page with ?token=SECRET);"
                            " required with a --host other than loopback (default: none)")

@@ -19,6 +19,7 @@ from fer.playtest.aggregate import SummaryError, load_summaries
 from fer.playtest.analytics import PROBABILITY_COLUMNS, frame_table, in_background, smooth, summarize
 from fer.playtest.settings import AnalysisSettings
 from fer.playtest.events import Event, load_events
+from fer.playtest.files import write_json
 from fer.playtest.sessions import OUTPUT_FILES, PARTIAL, analyze_many, analyze_session, session_names
 from fer.serving.client import LocalModel
 from tests.conftest import REPO
@@ -269,3 +270,11 @@ def test_ctrl_c_while_tensorflow_loads_exits_130_without_a_traceback(tmp_path):
     stderr = (tmp_path / "stderr").read_text()
     assert code == 130 and "Traceback" not in stderr and "fer analyze: interrupted" in stderr, stderr
     assert not (tmp_path / "out" / "room").exists()
+
+
+def test_a_json_write_that_fails_leaves_the_previous_file_and_no_temporary(tmp_path):
+    batch = tmp_path / "batch.json"
+    write_json(batch, {"done": ["a.mp4"]})
+    with pytest.raises(TypeError):
+        write_json(batch, {"done": [object()]})  # fails once the temporary file exists
+    assert json.loads(batch.read_text()) == {"done": ["a.mp4"]} and list(tmp_path.iterdir()) == [batch]

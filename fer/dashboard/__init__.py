@@ -7,3 +7,6 @@ static/  the page: plain JavaScript modules, CSS and the vendored uPlot chart li
 
 Nothing here imports TensorFlow (tests/test_dashboard_server.py checks it).
 """
+
+DEFAULT_HOST = "127.0.0.1"  # where `fer dashboard` listens unless told: this machine only
+DEFAULT_PORT = 8765

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 from aiohttp import web
 
+from fer.dashboard import DEFAULT_HOST, DEFAULT_PORT
 from fer.dashboard.catalog import VIDEO_TYPES, Catalog, Session
 from fer.dashboard.lanes import finished_lanes, live_lanes, read_live_rows
 from fer.playtest.annotations import (AnnotationsError, Conflict, add_annotation, annotations_path, delete_annotation,
@@ -50,8 +51,8 @@ def is_loopback(host: str) -> bool:
 
 @dataclass
 class DashboardOptions:
-    host: str = "127.0.0.1"
-    port: int = 8765
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
     token: str | None = None
 
     def check(self) -> None:
