@@ -24,7 +24,7 @@ from pathlib import Path
 
 import fer
 from fer.contract import ANALYSIS_MODEL_NAME
-from fer.dashboard import DEFAULT_HOST as DASHBOARD_HOST, DEFAULT_PORT as DASHBOARD_PORT
+from fer.dashboard.address import DEFAULT_HOST as DASHBOARD_HOST, DEFAULT_PORT as DASHBOARD_PORT
 
 log = logging.getLogger("fer.cli")
 
