@@ -26,9 +26,8 @@ from typing import Callable
 import ray
 
 from fer.contract import ServingError
-from fer.playtest.files import write_json
 from fer.playtest.sessions import (BatchInterrupted, already_done, analyze_one, events_beside, is_camera,
-                                   remove_leftovers, session_names)
+                                   remove_leftovers, session_names, write_batch)
 from fer.playtest.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
@@ -125,11 +124,11 @@ def analyze_on_ray(sources: list[str | Path], out_root: Path, model_path: str | 
                  max_duration_s, live, progress, retries)
     except KeyboardInterrupt:
         result = _result(sources, outcomes, interrupted=True)
-        _write(out_root, result)
+        write_batch(out_root, result)
         raise BatchInterrupted(result) from None
     except Exception:  # a worker or the cluster lost midway: what was done, and the rest under "interrupted"
         if len(outcomes) > skipped_here:
-            _write(out_root, _result(sources, outcomes, interrupted=True))
+            write_batch(out_root, _result(sources, outcomes, interrupted=True))
         raise
     finally:
         for actor in actors:
@@ -137,7 +136,7 @@ def analyze_on_ray(sources: list[str | Path], out_root: Path, model_path: str | 
         if started_here:
             ray.shutdown()
     result = _result(sources, outcomes)
-    _write(out_root, result)
+    write_batch(out_root, result)
     return result
 
 
@@ -262,8 +261,3 @@ def _result(sources, outcomes: dict, interrupted: bool = False) -> dict:
         shown = str(source if is_camera(source) else Path(source))
         result[status].append(failure if status == "failed" else shown)
     return result
-
-
-def _write(out_root: Path, result: dict) -> None:
-    out_root.mkdir(parents=True, exist_ok=True)
-    write_json(out_root / "batch.json", result)

@@ -229,9 +229,14 @@ def analyze_many(sources: list[str | Path], out_root: Path, model, settings: Ana
         result["interrupted"] = [str(source) for source in pending]
         raise BatchInterrupted(result) from None
     finally:
-        out_root.mkdir(parents=True, exist_ok=True)
-        write_json(out_root / "batch.json", result)
+        write_batch(out_root, result)
     return result
+
+
+def write_batch(out_root: Path, result: dict) -> None:
+    """``out_root/batch.json``: what a batch did (local or on Ray), written whole or not at all."""
+    out_root.mkdir(parents=True, exist_ok=True)
+    write_json(out_root / "batch.json", result)
 
 
 def analyze_one(source: str | Path, out_dir: Path, name: str, model, settings: AnalysisSettings,
