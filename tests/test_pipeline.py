@@ -40,7 +40,7 @@ def project(tmp_path_factory) -> Path:
     # set as `dvc exp run -S` sets values, so that params.yaml keeps the form DVC writes
     apply_overrides(str(root / "params.yaml"), [f"fetch.mirror={mirror}", "fetch.datasets=[fer2013]", "train.epochs=1",
                                                  "models.vgg_small.widths=[8,16,32]", "models.vgg_small.convs=[1,2,2]"])
-    (root / ".gitignore").write_text("/data/train_backup/\n")
+    (root / ".gitignore").write_text("/data/train_backup/\n/data/members_backup/\n")
     run(["git", "init", "-q"], root)
     run(["dvc", "init", "-q"], root)
     run(["git", "add", "-A"], root)
