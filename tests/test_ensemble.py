@@ -17,3 +17,23 @@ def test_a_member_lays_its_params_over_trains_key_by_key():
 def test_a_member_overriding_what_train_lacks_is_refused_by_name():
     with pytest.raises(ValueError, match="erasng"):
         member_params({"augment": {"erasing": 0.0}}, {"augment": {"erasng": 0.5}})
+
+
+def test_an_ensemble_averages_its_members_and_survives_saving(tmp_path):
+    import keras
+    import numpy as np
+
+    from fer.learn.ensemble import averaged
+    from tests.conftest import fit_tiny_model
+    keras.utils.set_random_seed(1)
+    first, images, _ = fit_tiny_model(epochs=1)
+    keras.utils.set_random_seed(2)
+    second, _, _ = fit_tiny_model(epochs=1)
+    pixels = images[:16, ..., None].astype("float32")
+    expected = (first.predict(pixels, verbose=0) + second.predict(pixels, verbose=0)) / 2
+    ensemble = averaged({"train": first, "b": second})
+    ensemble.save(tmp_path / "ensemble.keras")
+    loaded = keras.models.load_model(tmp_path / "ensemble.keras")
+    np.testing.assert_allclose(loaded.predict(pixels, verbose=0), expected, atol=1e-6)
+    assert not np.allclose(first.predict(pixels, verbose=0), expected, atol=1e-3)
+    assert averaged({"train": first}) is first

@@ -2,6 +2,11 @@
 averaged probabilities read faces better than any one of them (docs/training.md)."""
 from __future__ import annotations
 
+import keras
+from keras import layers
+
+from fer.contract import INPUT_SHAPE
+
 
 def member_params(train: dict, overrides: dict) -> dict:
     """train's params with a member's ``overrides`` laid over them, nested sections key by key."""
@@ -12,3 +17,14 @@ def member_params(train: dict, overrides: dict) -> dict:
     for key, value in overrides.items():
         merged[key] = member_params(train[key], value) if isinstance(value, dict) else value
     return merged
+
+
+def averaged(members: dict[str, keras.Model]) -> keras.Model:
+    """One model whose probabilities are the mean of the members' (raw pixels in, as each member takes);
+    a single member is returned as it is."""
+    if len(members) == 1:
+        return next(iter(members.values()))
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    # each member in a container of its own name: the members' networks share names inside
+    outputs = [keras.Sequential([model], name=f"member_{name}")(inputs) for name, model in members.items()]
+    return keras.Model(inputs, layers.Average(name="probabilities")(outputs), name="ensemble")
