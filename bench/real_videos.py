@@ -33,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fer.cli import MODEL_IN_REPOSITORY  # noqa: E402
 from fer.playtest.sessions import analyze_session  # noqa: E402
 from fer.playtest.settings import AnalysisSettings  # noqa: E402
 from fer.serving.client import LocalModel  # noqa: E402
@@ -41,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 VIDEOS = REPO.parent / "shared" / "videos"
 LABELS = REPO / "bench" / "real_video_labels.csv"
 MODEL = REPO / "serving" / "models" / "fer_model"
-FAST_MODEL = REPO / "serving" / "models" / "fer_fast"
+FAST_MODEL = REPO / MODEL_IN_REPOSITORY
 RESULTS = REPO / "bench" / "results" / "real_videos.json"
 BEFORE = "b51ca38"  # the last commit before the real-recordings work (issue 23)
 PIPELINES = (f"before ({BEFORE}, Haar)", "now (default)", "now, --align", "now, fer_fast")

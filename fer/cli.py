@@ -23,12 +23,14 @@ from dataclasses import fields
 from pathlib import Path
 
 import fer
+from fer.contract import ANALYSIS_MODEL_NAME
+from fer.dashboard.address import DEFAULT_HOST as DASHBOARD_HOST, DEFAULT_PORT as DASHBOARD_PORT
 
 log = logging.getLogger("fer.cli")
 
 # The model analysis runs by default: the same network with two views instead of four (README: its accuracy
 # and speed beside fer_model's).
-MODEL_IN_REPOSITORY = Path("serving/models/fer_fast")
+MODEL_IN_REPOSITORY = Path("serving/models") / ANALYSIS_MODEL_NAME
 # The package is installed editable from the repository, so the repository is the package folder's parent.
 PACKAGE_ROOT = Path(fer.__file__).resolve().parents[1]
 
@@ -63,8 +65,8 @@ ANALYSIS_HELP = {
                          " and not classified",
     "attention_max_yaw": "a face counts as looking at the screen (attention) within this yaw, in degrees",
     "attention_max_pitch": "a face counts as looking at the screen (attention) within this pitch, in degrees",
-    "precision": "how a SavedModel --model runs: bfloat16 (TensorFlow's oneDNN mixed precision: about twice the"
-                 " faces per second, PrivateTest 0.7097 against 0.7102), float32, or auto: bfloat16 where the CPU"
+    "precision": "how a SavedModel --model runs: bfloat16 (TensorFlow's oneDNN mixed precision: about four times the"
+                 " faces per second, PrivateTest 0.7099 against 0.7102), float32, or auto: bfloat16 where the CPU"
                  " has AVX512-BF16 or AMX (native there), else float32; a model server URL is not affected",
     "baseline_segment": "event or segment whose faces are each player's calibration baseline, e.g. lobby or"
                         " menu (default: none: each player's median over the whole session)",
@@ -513,9 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("results", nargs="+", type=Path,
                            help="`fer analyze` --out folders (or session folders), `fer aggregate`/`fer compare`"
                                 " output folders")
-    dashboard.add_argument("--host", default="127.0.0.1",
+    dashboard.add_argument("--host", default=DASHBOARD_HOST,
                            help="address to listen on; any other than loopback needs --token")
-    dashboard.add_argument("--port", type=number_in(int, "non-negative"), default=8765,
+    dashboard.add_argument("--port", type=number_in(int, "non-negative"), default=DASHBOARD_PORT,
                            help="port to listen on (0: any free one, printed at start)")
     dashboard.add_argument("--token", help="secret every request must carry (open the page with ?token=SECRET);"
                            " required with a --host other than loopback (default: none)")

@@ -240,13 +240,17 @@ def test_two_tabs_adding_and_editing_at_once_lose_nothing(browser, dashboard, re
     path = results["out"] / "oldcam.annotations.json"
     notes = json.loads(path.read_text())["annotations"]
     assert sorted(a["text"] for a in notes) == ["from tab one", "from tab two"]
-    # Both tabs now edit the first marker: the second edit is based on an old revision and is refused, not
+    # each where its tab was seeked, also where the seek came before the flip-book replaced the <video>
+    assert sorted((a["time_s"], a["text"]) for a in notes) == [(2.0, "from tab one"), (3.0, "from tab two")]
+    # Both tabs now edit the marker at 2 s: the second edit is based on an old revision and is refused, not
     # silently written over the first.
+    def marker_at_2_s(page):  # by its time, not its place in the table
+        return page.locator("tr.annotation", has=page.locator("td.seek", has_text="2.00"))
     for page, text in zip(pages, ["edited in tab one", "edited in tab two"]):
-        page.locator("tr.annotation").first.locator("input.annotation-edit").fill(text)
-    pages[0].locator("tr.annotation").first.locator("button.annotation-save").click()
+        marker_at_2_s(page).locator("input.annotation-edit").fill(text)
+    marker_at_2_s(pages[0]).locator("button.annotation-save").click()
     pages[0].wait_for_function("() => window.__lanes.annotations.some(a => a.text === 'edited in tab one')")
-    pages[1].locator("tr.annotation").first.locator("button.annotation-save").click()
+    marker_at_2_s(pages[1]).locator("button.annotation-save").click()
     pages[1].wait_for_selector("#annotations .error")
     assert "revision" in pages[1].inner_text("#annotations .error")
     pages[1].wait_for_function("() => window.__lanes.annotations.some(a => a.text === 'edited in tab one')")

@@ -77,22 +77,22 @@ def code_files(stage_module: str) -> set[str]:
 SHARED_CODE = {"member": ("stages.train",)}  # a foreach stage whose code is another stage's
 
 
-def command(name: str) -> tuple[str, list[str], set[str]]:
+def command(name: str) -> tuple[str, set[str]]:
     """A stage's module (stages.X, named as the stage or, for a second use of a stage's code, as the stage
-    without its ``_suffix``), its ``--option value`` words and its paths."""
+    without its ``_suffix``) and its paths (the words that are no ``--option value``)."""
     words = STAGES[name]["cmd"].split()
     module = words[2] if words[:2] == ["python", "-m"] else ""
     assert module in (f"stages.{name}", f"stages.{name.rsplit('_', 1)[0]}", *SHARED_CODE.get(name.split("@")[0], ())), \
         f"{name}: cmd must be `python -m stages.{name} PATHS...`"
     options = [word for i, word in enumerate(words[3:]) if word.startswith("--")
                or (i and words[3 + i - 1].startswith("--"))]
-    return module, options, set(words[3:]) - set(options)
+    return module, set(words[3:]) - set(options)
 
 
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_stage_deps_are_exactly_the_code_it_runs(name):
     stage = STAGES[name]
-    module, _, _ = command(name)
+    module, _ = command(name)
     code_deps = {dep for dep in stage["deps"] if dep.endswith(".py")}
     imported = code_files(module)
     assert not imported - code_deps, f"stage {name} runs {sorted(imported - code_deps)} but does not depend on it"
@@ -105,7 +105,7 @@ def test_stage_paths_come_from_its_command_line(name):
     declared = {dep for dep in stage["deps"] if not dep.endswith(".py")}
     for section in ("outs", "metrics", "plots"):
         declared |= {next(iter(out)) if isinstance(out, dict) else out for out in stage.get(section, [])}
-    module, _, arguments = command(name)
+    module, arguments = command(name)
     assert declared <= arguments, f"{name}: {sorted(declared - arguments)} are declared but not passed to the stage"
     scratch = {line.strip("/") for line in (REPO / ".gitignore").read_text().splitlines()}
     unknown = {path for path in arguments - declared if path not in scratch and Path(path).parent.as_posix() not in scratch}

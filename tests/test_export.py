@@ -2,11 +2,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from fer.learn.export import ExportMismatch, check_savedmodel, export_model, load_signature
+from fer.learn.export import ExportMismatch, check_savedmodel, export_model, fold_batch_norms, load_signature
 from fer.learn.models import build_model
 from tests.conftest import train_tiny_model
 
@@ -53,3 +54,30 @@ def test_export_check_catches_a_model_that_does_not_match(trained_model, tmp_pat
     other = build_model("seed_baseline")
     with pytest.raises(ExportMismatch, match="fer_model/1"):
         check_savedmodel(other, tmp_path / "fer_model" / "1", images[:8])
+
+
+def graph_operations(version_dir: Path) -> set[str]:
+    """The operation types of the serving signature's graph and the functions it calls."""
+    graph = load_signature(version_dir).graph.as_graph_def()
+    return {node.op for node in graph.node} | {node.op for function in graph.library.function
+                                                 for node in function.node_def}
+
+
+def test_export_folds_batch_norms_into_the_convolutions_and_computes_the_same(tmp_path):
+    model, images = train_tiny_model()
+    network = model.get_layer("vgg_small")
+    rng = np.random.default_rng(3)
+    for layer in network.layers:  # statistics far from the initial ones, so that a wrong fold shows
+        if isinstance(layer, keras.layers.BatchNormalization):
+            shape = layer.gamma.shape
+            layer.set_weights([rng.uniform(0.5, 2, shape), rng.normal(0, 1, shape), rng.normal(0, 1, shape),
+                               rng.uniform(0.2, 3, shape)])
+    folded = fold_batch_norms(model)
+    assert not [layer for layer in folded.get_layer("vgg_small").layers
+                if isinstance(layer, keras.layers.BatchNormalization)]
+    pixels = images[:16, ..., None].astype(np.float32)
+    assert np.abs(folded.predict(pixels, verbose=0) - model.predict(pixels, verbose=0)).max() <= 1e-5
+
+    report = export_model(model, tmp_path / "fer_model" / "1", images[:32])  # checked against the unfolded model
+    assert report["max_abs_difference"] <= 1e-5
+    assert "Rsqrt" not in graph_operations(tmp_path / "fer_model" / "1")  # what a batch norm computes at inference

@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,9 +16,10 @@ import pandas as pd
 import pytest
 
 from fer.playtest.aggregate import SummaryError, load_summaries
-from fer.playtest.analytics import PROBABILITY_COLUMNS, frame_table, smooth, summarize
+from fer.playtest.analytics import PROBABILITY_COLUMNS, frame_table, in_background, smooth, summarize
 from fer.playtest.settings import AnalysisSettings
 from fer.playtest.events import Event, load_events
+from fer.playtest.files import write_json
 from fer.playtest.sessions import OUTPUT_FILES, PARTIAL, analyze_many, analyze_session, session_names
 from fer.serving.client import LocalModel
 from tests.conftest import REPO
@@ -75,6 +77,34 @@ def interrupt_when(arguments: list, folder: Path, pattern: str, logs: Path) -> t
 
 def partial_folders(root: Path) -> list[Path]:
     return list(root.rglob(f"*{PARTIAL}*"))
+
+
+@pytest.mark.parametrize("thread_exists", [True, False])
+def test_ctrl_c_while_a_step_starts_its_thread_leaves_no_thread_running(monkeypatch, thread_exists):
+    """SIGINT can land inside Thread.start (it waits for the new thread): the step must still stop and join
+    its thread, or it goes on reading the step before it while analyze_frames closes that one."""
+    real_start = threading.Thread.start
+
+    def start_then_ctrl_c(thread):
+        if thread_exists:
+            real_start(thread)
+        raise KeyboardInterrupt
+
+    def frames():
+        for index in range(10_000):
+            time.sleep(0.001)
+            yield index
+
+    decoded = in_background(frames())
+    next(decoded)  # the first step runs, as decoding does when the second step starts
+    detected = in_background(frame * 2 for frame in decoded)
+    monkeypatch.setattr(threading.Thread, "start", start_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        next(detected)
+    monkeypatch.setattr(threading.Thread, "start", real_start)
+    detected.close()
+    decoded.close()  # raised "generator already executing" while a thread left running read it
+    assert not [thread for thread in threading.enumerate() if thread.name == "analysis-step"]
 
 
 def test_ctrl_c_keeps_finished_sessions_and_leaves_no_partial_one(tmp_path):
@@ -240,3 +270,11 @@ def test_ctrl_c_while_tensorflow_loads_exits_130_without_a_traceback(tmp_path):
     stderr = (tmp_path / "stderr").read_text()
     assert code == 130 and "Traceback" not in stderr and "fer analyze: interrupted" in stderr, stderr
     assert not (tmp_path / "out" / "room").exists()
+
+
+def test_a_json_write_that_fails_leaves_the_previous_file_and_no_temporary(tmp_path):
+    batch = tmp_path / "batch.json"
+    write_json(batch, {"done": ["a.mp4"]})
+    with pytest.raises(TypeError):
+        write_json(batch, {"done": [object()]})  # fails once the temporary file exists
+    assert json.loads(batch.read_text()) == {"done": ["a.mp4"]} and list(tmp_path.iterdir()) == [batch]

@@ -64,9 +64,13 @@ def test_both_models_of_the_config_are_served_each_under_its_name(server):
     accurate = post(server, {"instances": faces(server, 4)}).json()["predictions"]
     fast = post(server, {"instances": faces(server, 4)}, "/v1/models/fer_fast/labels/stable:predict")
     assert fast.status_code == 200
-    np.testing.assert_allclose(fast.json()["predictions"], server["expected_fast"][:4], atol=1e-5)
+    fast = np.array(fast.json()["predictions"])
+    np.testing.assert_allclose(fast, server["expected_fast"][:4], atol=1e-5)
     np.testing.assert_allclose(accurate, server["expected"][:4], atol=1e-5)
-    assert not np.allclose(server["expected"][:4], server["expected_fast"][:4], atol=1e-5)  # other views
+    # the tiny model reads every face almost alike, so its two exports differ by a few 1e-6 only: each name
+    # must answer with its own export's probabilities, closer to them than to the other's
+    for served, own, other in ((fast, "expected_fast", "expected"), (np.array(accurate), "expected", "expected_fast")):
+        assert np.abs(served - server[own][:4]).max() < np.abs(served - server[other][:4]).max()
 
 
 def test_metadata_describes_the_signature(server):

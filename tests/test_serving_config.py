@@ -6,7 +6,7 @@ import tensorflow as tf
 import yaml
 from google.protobuf import text_format
 
-from fer.contract import MODEL_NAME
+from fer.contract import ANALYSIS_MODEL_NAME, MODEL_NAME
 from fer.params import load_params
 from fer.serving.config import (ConfigError, MonitoringConfig, load_batching_parameters, load_model_server_config,
                                 load_monitoring_config)
@@ -26,7 +26,7 @@ def test_model_config_names_the_exported_models_and_version():
     export = load_params()["export"]
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     accurate, fast = load_model_server_config(SERVING / "models.config").model_config_list.config
-    assert (accurate.name, fast.name) == (MODEL_NAME, "fer_fast") == ("fer_model", "fer_fast")
+    assert (accurate.name, fast.name) == (MODEL_NAME, ANALYSIS_MODEL_NAME) == ("fer_model", "fer_fast")
     for model, stage in ((accurate, "export"), (fast, "export_fast")):
         assert f"serving/models/{model.name} " in stages[stage]["cmd"]
         assert model.base_path == f"/models/{model.name}"

@@ -1,5 +1,6 @@
 """`fer dashboard`: a local web application over `fer analyze`, `fer aggregate` and `fer compare` results.
 
+address  where the dashboard listens by default (this machine only), and which hosts are loopback
 catalog  what the result folders given hold: sessions (finished, live, broken), aggregates, comparisons
 lanes    a session's tables as the columns the page's charts draw
 server   the aiohttp application: pages, static files, the JSON API, the video, live rows as server-sent events

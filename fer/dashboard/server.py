@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
 import logging
 import urllib.parse
@@ -19,6 +18,7 @@ from pathlib import Path
 import cv2
 from aiohttp import web
 
+from fer.dashboard.address import DEFAULT_HOST, DEFAULT_PORT, is_loopback
 from fer.dashboard.catalog import VIDEO_TYPES, Catalog, Session
 from fer.dashboard.lanes import finished_lanes, live_lanes, read_live_rows
 from fer.playtest.annotations import (AnnotationsError, Conflict, add_annotation, annotations_path, delete_annotation,
@@ -39,19 +39,10 @@ class UsageError(ValueError):
     """Settings the dashboard refuses to start with (another interface without a token)."""
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @dataclass
 class DashboardOptions:
-    host: str = "127.0.0.1"
-    port: int = 8765
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
     token: str | None = None
 
     def check(self) -> None:

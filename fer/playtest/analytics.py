@@ -59,6 +59,9 @@ def timed(items: Iterable, timing: Timing, field: str) -> Iterator:
 _DONE = object()
 
 
+START_WAIT_S = 5.0  # how long a stopped step waits for its thread to begin (it never does if start was cut short)
+
+
 def in_background(items: Iterable, maxsize: int = 16) -> Iterator:
     """The items of ``items``, produced by a thread of their own up to ``maxsize`` ahead of the consumer.
 
@@ -66,7 +69,7 @@ def in_background(items: Iterable, maxsize: int = 16) -> Iterator:
     and TensorFlow release the GIL while they work. The queue bounds the frames held in memory; an error
     in the thread is raised here, and a consumer that stops early (an error, Ctrl-C) stops the thread."""
     handoff: queue.Queue = queue.Queue(maxsize)
-    stop = threading.Event()
+    stop, begun = threading.Event(), threading.Event()
 
     def put(item) -> bool:
         while not stop.is_set():
@@ -78,6 +81,7 @@ def in_background(items: Iterable, maxsize: int = 16) -> Iterator:
         return False
 
     def produce() -> None:
+        begun.set()
         iterator = iter(items)
         try:
             for item in iterator:
@@ -90,15 +94,18 @@ def in_background(items: Iterable, maxsize: int = 16) -> Iterator:
             getattr(iterator, "close", lambda: None)()
 
     thread = threading.Thread(target=produce, daemon=True, name="analysis-step")
-    thread.start()
     try:
+        thread.start()
         while (item := handoff.get()) is not _DONE:
             if isinstance(item, BaseException):
                 raise item
             yield item
     finally:
         stop.set()
-        thread.join()  # the step finishes the item it is on (OpenCV must not be inside a frame at exit)
+        # Ctrl-C can land inside Thread.start, after the thread exists but before it has begun: wait for it
+        # so that it is joined, not left reading the steps before this one while the caller closes them
+        if begun.wait(timeout=START_WAIT_S):
+            thread.join()  # the step finishes the item it is on (OpenCV must not be inside a frame at exit)
 
 
 def detect_and_track(frames: Iterable[tuple[float, np.ndarray]], detector: FaceDetector, tracker: FaceTracker,

@@ -17,13 +17,13 @@ from __future__ import annotations
 import fcntl
 import json
 import math
-import os
-import tempfile
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+
+from fer.playtest.files import write_json
 
 FORMAT = "fer-annotations/1"
 KINDS = ("marker", "note")
@@ -113,7 +113,7 @@ def _change(path: Path, session: str, change: Callable[[list[dict]], object]):
     with _locked(path):
         annotations = read_annotations(path)
         result = change(annotations)
-        _write_atomically(path, {"format": FORMAT, "session": session,
+        write_json(path, {"format": FORMAT, "session": session,
                                  "annotations": sorted(annotations, key=lambda a: a["time_s"])})
     return result
 
@@ -127,19 +127,6 @@ def _locked(path: Path):
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _write_atomically(path: Path, content: dict) -> None:
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w") as file:
-            file.write(json.dumps(content, indent=2) + "\n")
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _now() -> str:

@@ -16,7 +16,6 @@ Ray is imported by this module only, which ``fer analyze`` imports only with ``-
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -27,6 +26,7 @@ from typing import Callable
 import ray
 
 from fer.contract import ServingError
+from fer.playtest.files import write_json
 from fer.playtest.sessions import (BatchInterrupted, already_done, analyze_one, events_beside, is_camera,
                                    remove_leftovers, session_names)
 from fer.playtest.settings import AnalysisSettings
@@ -266,4 +266,4 @@ def _result(sources, outcomes: dict, interrupted: bool = False) -> dict:
 
 def _write(out_root: Path, result: dict) -> None:
     out_root.mkdir(parents=True, exist_ok=True)
-    (out_root / "batch.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(out_root / "batch.json", result)

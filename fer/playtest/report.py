@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from fer.contract import CLASS_NAMES  # noqa: E402
+from fer.dashboard.address import DEFAULT_HOST, DEFAULT_PORT  # noqa: E402
 from fer.playtest.analytics import PROBABILITY_COLUMNS  # noqa: E402
 
 COLORS = {"angry": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "happy": "#2ca02c", "sad": "#1f77b4",
@@ -47,7 +48,7 @@ def _format(value) -> str:
     return "" if value is None else str(value)
 
 
-DASHBOARD_URL = "http://127.0.0.1:8765"  # where `fer dashboard RESULTS` listens by default
+DASHBOARD_URL = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"  # where `fer dashboard RESULTS` listens by default
 
 
 def dashboard_link(session: str) -> str:

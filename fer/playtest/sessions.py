@@ -23,6 +23,7 @@ from fer.contract import ServingError
 from fer.playtest import report
 from fer.playtest.analytics import analyze_frames, calibrated_timeline, smooth, summarize
 from fer.playtest.events import EventsError, load_events
+from fer.playtest.files import write_json
 from fer.playtest.settings import AnalysisSettings
 from fer.playtest.live import start_live
 from fer.playtest.video import RecordingError, open_recording
@@ -229,7 +230,7 @@ def analyze_many(sources: list[str | Path], out_root: Path, model, settings: Ana
         raise BatchInterrupted(result) from None
     finally:
         out_root.mkdir(parents=True, exist_ok=True)
-        (out_root / "batch.json").write_text(json.dumps(result, indent=2) + "\n")
+        write_json(out_root / "batch.json", result)
     return result
 
 

@@ -189,7 +189,8 @@ def connect(url: str, **options) -> RestClient | GrpcClient:
     names (``http://host:port/v1/models/NAME``, ``grpc://host:port/NAME``), else of ``options["model"]``."""
     if url.startswith("grpc://"):
         target, _, name = url.removeprefix("grpc://").partition("/")
-        return GrpcClient(target, **(options | {"model": name.strip("/")} if name.strip("/") else options))
+        name = name.strip("/")
+        return GrpcClient(target, **(options | {"model": name} if name else options))
     if url.startswith(("http://", "https://")):
         server, _, name = url.rstrip("/").partition("/v1/models/")
         if "/" in name or (not name and url.rstrip("/").count("/") > 2):
@@ -202,7 +203,7 @@ class LocalModel:
     """The exported SavedModel called in-process: a version folder, or the highest version under a base path.
 
     With ``bfloat16``, TensorFlow's oneDNN auto-mixed-precision pass runs the model's convolutions and
-    matrix products in bfloat16 (about twice the faces per second on AVX512-BF16/AMX, PrivateTest 0.7097
+    matrix products in bfloat16 (about four times the faces per second on AVX512-BF16/AMX, PrivateTest 0.7099
     against 0.7102: docs/playtest.md). The pass is a process-wide TensorFlow option, so it then applies to
     every model this process runs."""
 

@@ -44,6 +44,7 @@ export async function showSession(root, id) {
     const slot = el("div");
     player = videoPlayer(data.video, () => {
       const fallback = flipBook(true);
+      fallback.book.currentTime = player.currentTime;  // a seek made before the codec was found unplayable
       player = fallback.book;
       slot.replaceChildren(fallback.element);
     });
