@@ -37,3 +37,24 @@ def test_an_ensemble_averages_its_members_and_survives_saving(tmp_path):
     np.testing.assert_allclose(loaded.predict(pixels, verbose=0), expected, atol=1e-6)
     assert not np.allclose(first.predict(pixels, verbose=0), expected, atol=1e-3)
     assert averaged({"train": first}) is first
+
+
+def test_networks_are_loaded_by_name_and_an_unknown_one_is_refused_naming_it(tmp_path):
+    import keras
+    import numpy as np
+
+    from fer.learn.ensemble import load_networks
+    from tests.conftest import fit_tiny_model
+    keras.utils.set_random_seed(1)
+    first, images, _ = fit_tiny_model(epochs=1)
+    first.save(tmp_path / "fer.keras")
+    (tmp_path / "members" / "b").mkdir(parents=True)
+    keras.utils.set_random_seed(2)
+    second, _, _ = fit_tiny_model(epochs=1)
+    second.save(tmp_path / "members" / "b" / "fer.keras")
+    pixels = images[:8, ..., None].astype("float32")
+    both = load_networks(tmp_path / "fer.keras", tmp_path / "members", ["train", "b"])
+    np.testing.assert_allclose(both.predict(pixels, verbose=0),
+                               (first.predict(pixels, verbose=0) + second.predict(pixels, verbose=0)) / 2, atol=1e-6)
+    with pytest.raises(ValueError, match=r"\['c'\]"):
+        load_networks(tmp_path / "fer.keras", tmp_path / "members", ["train", "c"])

@@ -69,7 +69,9 @@ def test_repro_produces_every_stage_output(project):
     assert json.loads((project / "metrics/export.json").read_text())["max_abs_difference"] <= 1e-5
     # the fast model: the same network scored and exported with the views of params' fast section
     fast = json.loads((project / "metrics/details/evaluate_fast.json").read_text())
-    assert (fast["tta_flip"], fast["tta_rotation"]) == (False, 12) and fast["test"]["images"] == 28
+    assert (fast["networks"], fast["tta_flip"], fast["tta_rotation"]) == (["train"], False, 12)
+    assert fast["test"]["images"] == 28
+    assert json.loads((project / "metrics/details/evaluate.json").read_text())["networks"] == ["train", "erasing"]
     assert (project / "plots/fast/confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert (project / "serving/models/fer_fast/1/saved_model.pb").is_file()
     assert json.loads((project / "metrics/export_fast.json").read_text())["max_abs_difference"] <= 1e-5

@@ -2,6 +2,8 @@
 averaged probabilities read faces better than any one of them (docs/training.md)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 from keras import layers
 
@@ -28,3 +30,14 @@ def averaged(members: dict[str, keras.Model]) -> keras.Model:
     # each member in a container of its own name: the members' networks share names inside
     outputs = [keras.Sequential([model], name=f"member_{name}")(inputs) for name, model in members.items()]
     return keras.Model(inputs, layers.Average(name="probabilities")(outputs), name="ensemble")
+
+
+def load_networks(model: Path, members_dir: Path, names: list[str]) -> keras.Model:
+    """The average of the networks ``names``: ``train`` (train's network, at ``model``) and members of
+    ensemble.members (``members_dir/NAME/fer.keras``, as the member stages write them)."""
+    paths = {name: model if name == "train" else members_dir / name / "fer.keras" for name in names}
+    missing = [name for name, path in paths.items() if not path.is_file()]
+    if missing or not names:
+        raise ValueError(f"networks {missing or names}: each must be train or a trained member of ensemble.members"
+                         f" (in {members_dir})")
+    return averaged({name: keras.models.load_model(path) for name, path in paths.items()})
