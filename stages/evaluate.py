@@ -1,24 +1,25 @@
-"""evaluate: the trained model's scores on every split (headline and details), and charts of FER-2013 PrivateTest.
-Its test-time views are the params section given by --views (evaluate; fast for fer_fast, the model analysis runs)."""
+"""evaluate: the scores on every split (headline and details) of the average of the networks (train's MODEL, and
+members in MEMBERS_DIR) and test-time views of the params section given by --views (evaluate for fer_model;
+fast for fer_fast, the model analysis runs), and charts of FER-2013 PrivateTest."""
 import json
 import sys
 import time
 
-import keras
-
 from fer.arrays import load_arrays
 from fer.learn.evaluation import (HEADLINE_DATASET, headline, plot_confusion_matrix, predict, split_scores,
                                   write_confusion_csv, write_per_class_csv)
+from fer.learn.ensemble import load_networks
 from fer.learn.tta import inference_model
 from fer.params import load_params, stage_paths
 
 
 def main(argv: list[str] | None = None) -> None:
-    paths = stage_paths(argv, __doc__, "model", "split_dir", "metrics", "details", "confusion", "per_class",
+    paths = stage_paths(argv, __doc__, "model", "members_dir", "split_dir", "metrics", "details", "confusion", "per_class",
                         "confusion_png", options={"views": "evaluate"})
     params = load_params()[paths.views]
-    model = inference_model(keras.models.load_model(paths.model), params["tta_flip"], params["tta_rotation"])
-    details = {"tta_flip": params["tta_flip"], "tta_rotation": params["tta_rotation"]}
+    networks = load_networks(paths.model, paths.members_dir, params["networks"])
+    model = inference_model(networks, params["tta_flip"], params["tta_rotation"])
+    details = {key: params[key] for key in ("networks", "tta_flip", "tta_rotation")}
     for split in ("test", "validation", "train"):
         data = load_arrays(paths.split_dir / f"{split}.npz")
         started = time.time()

@@ -1,23 +1,23 @@
 """export: the evaluated model as a SavedModel version under MODEL_BASE_PATH (TensorFlow Serving's layout),
-checked against the Keras model on validation faces. Its test-time views are the params section given by
---views (evaluate; fast for fer_fast, the model analysis runs)."""
+checked against the Keras model on validation faces. Its networks (train's MODEL, members in MEMBERS_DIR) and
+test-time views are the params section given by --views (evaluate; fast for fer_fast, the model analysis runs)."""
 import json
 import sys
 
-import keras
-
 from fer.arrays import load_arrays
 from fer.learn.export import export_model
+from fer.learn.ensemble import load_networks
 from fer.learn.tta import inference_model
 from fer.params import load_params, stage_paths
 
 
 def main(argv: list[str] | None = None) -> None:
-    paths = stage_paths(argv, __doc__, "model", "validation_set", "model_base_path", "metrics",
+    paths = stage_paths(argv, __doc__, "model", "members_dir", "validation_set", "model_base_path", "metrics",
                         options={"views": "evaluate"})
     params = load_params()
     views = params[paths.views]
-    model = inference_model(keras.models.load_model(paths.model), views["tta_flip"], views["tta_rotation"])
+    networks = load_networks(paths.model, paths.members_dir, views["networks"])
+    model = inference_model(networks, views["tta_flip"], views["tta_rotation"])
     check_images = load_arrays(paths.validation_set)["images"][: params["export"]["check_images"]]
     version_dir = paths.model_base_path / str(params["export"]["version"])
     report = export_model(model, version_dir, check_images)

@@ -81,3 +81,13 @@ def test_export_folds_batch_norms_into_the_convolutions_and_computes_the_same(tm
     report = export_model(model, tmp_path / "fer_model" / "1", images[:32])  # checked against the unfolded model
     assert report["max_abs_difference"] <= 1e-5
     assert "Rsqrt" not in graph_operations(tmp_path / "fer_model" / "1")  # what a batch norm computes at inference
+
+
+def test_a_savedmodel_stores_each_weight_once(tmp_path):
+    model, images = train_tiny_model()
+    export_model(model, tmp_path / "fer_model" / "1", images[:8])
+    checkpoint = tf.train.load_checkpoint(str(tmp_path / "fer_model" / "1" / "variables" / "variables"))
+    stored = sum(int(np.prod(shape)) for name, shape in checkpoint.get_variable_to_shape_map().items()
+                 if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
+    # the folded network's weights, once (Keras alone would store each twice: keras-team/keras#23553)
+    assert 0 < stored <= fold_batch_norms(model).count_params()

@@ -37,3 +37,15 @@ def test_mini_xception_trains_on_a_batch_of_odd_size():
     images = np.random.default_rng(0).integers(0, 256, (37, 48, 48, 1)).astype(np.float32)
     history = model.fit(images, np.eye(7, dtype=np.float32)[np.arange(37) % 7], batch_size=128, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+@pytest.mark.parametrize("degradation", [{"blur": 1.0}, {"noise": 0.05}, {"brightness": 0.3}, {"contrast": 0.5}])
+def test_each_video_degradation_changes_training_faces_only(degradation):
+    from fer.learn.models import augmentation_layers
+    steps = augmentation_layers(flip=False, shift=0.0, rotation=0.0, zoom=0.0, **degradation)
+    faces = np.random.default_rng(0).uniform(0.2, 0.8, (16, 48, 48, 1)).astype(np.float32)
+    trained_on = keras.ops.convert_to_numpy(steps(faces, training=True))
+    assert trained_on.shape == faces.shape and np.abs(trained_on - faces).mean() > 1e-3
+    assert np.array_equal(keras.ops.convert_to_numpy(steps(faces, training=False)), faces)
+    if "blur" in degradation:  # every face blurred: neighbouring pixels closer than in the noise it was
+        assert np.abs(np.diff(trained_on, axis=2)).mean() < 0.5 * np.abs(np.diff(faces, axis=2)).mean()

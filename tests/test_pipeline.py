@@ -40,7 +40,7 @@ def project(tmp_path_factory) -> Path:
     # set as `dvc exp run -S` sets values, so that params.yaml keeps the form DVC writes
     apply_overrides(str(root / "params.yaml"), [f"fetch.mirror={mirror}", "fetch.datasets=[fer2013]", "train.epochs=1",
                                                  "models.vgg_small.widths=[8,16,32]", "models.vgg_small.convs=[1,2,2]"])
-    (root / ".gitignore").write_text("/data/train_backup/\n")
+    (root / ".gitignore").write_text("/data/train_backup/\n/data/members_backup/\n")
     run(["git", "init", "-q"], root)
     run(["dvc", "init", "-q"], root)
     run(["git", "add", "-A"], root)
@@ -69,7 +69,9 @@ def test_repro_produces_every_stage_output(project):
     assert json.loads((project / "metrics/export.json").read_text())["max_abs_difference"] <= 1e-5
     # the fast model: the same network scored and exported with the views of params' fast section
     fast = json.loads((project / "metrics/details/evaluate_fast.json").read_text())
-    assert (fast["tta_flip"], fast["tta_rotation"]) == (False, 12) and fast["test"]["images"] == 28
+    assert (fast["networks"], fast["tta_flip"], fast["tta_rotation"]) == (["train"], False, 12)
+    assert fast["test"]["images"] == 28
+    assert json.loads((project / "metrics/details/evaluate.json").read_text())["networks"] == ["train", "erasing"]
     assert (project / "plots/fast/confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert (project / "serving/models/fer_fast/1/saved_model.pb").is_file()
     assert json.loads((project / "metrics/export_fast.json").read_text())["max_abs_difference"] <= 1e-5

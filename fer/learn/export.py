@@ -93,6 +93,10 @@ def write_savedmodel(model: keras.Model, version_dir: Path) -> None:
         fn=lambda pixels: {OUTPUT_NAME: model(pixels, training=False)},
         input_signature=[tf.TensorSpec((None, *INPUT_SHAPE), tf.float32, name=INPUT_NAME)],
     )
+    # Keras would store every weight twice (keras-team/keras#23553): in the collections track() fills, as
+    # keras.Variable wrappers, and as the tf.Variables the endpoint captures; the endpoint needs only those.
+    for collection in ("variables", "trainable_variables", "non_trainable_variables"):
+        setattr(archive._tf_trackable, collection, [])
     if version_dir.exists():
         shutil.rmtree(version_dir)
     archive.write_out(str(version_dir), verbose=False)

@@ -95,10 +95,13 @@ MODELS: dict[str, Callable[..., keras.Model]] = {
 }
 
 
-def augmentation_layers(flip: bool, shift: float, rotation: float, zoom: float, erasing: float = 0.0
+def augmentation_layers(flip: bool, shift: float, rotation: float, zoom: float, erasing: float = 0.0,
+                        blur: float = 0.0, noise: float = 0.0, brightness: float = 0.0, contrast: float = 0.0
                         ) -> keras.Sequential | None:
-    """Random flips, affine jitter and (with probability ``erasing``) a random erased rectangle,
-    applied to training batches only."""
+    """Random flips, affine jitter, (with probability ``erasing``) a random erased rectangle, and the
+    degradations of faces cropped from video: (with probability ``blur``) a Gaussian blur of 0.5 to 1.5
+    pixels, pixel noise of standard deviation ``noise`` (on the 0..1 scale), and light changed by up to
+    ``brightness`` and contrast by up to ``contrast`` (fractions); applied to training batches only."""
     steps = []  # in float32 whatever the training precision: some of them have no float16 kernels
     if flip:
         steps.append(layers.RandomFlip("horizontal", dtype="float32"))
@@ -110,6 +113,15 @@ def augmentation_layers(flip: bool, shift: float, rotation: float, zoom: float, 
         steps.append(layers.RandomZoom(zoom, fill_mode="nearest", dtype="float32"))
     if erasing:
         steps.append(layers.RandomErasing(erasing, scale=(0.02, 0.2), value_range=(0, 1), dtype="float32"))
+    if blur:
+        steps.append(layers.RandomGaussianBlur((blur, blur), kernel_size=5, sigma=(0.5, 1.5), value_range=(0, 1),
+                                               dtype="float32"))
+    if brightness:
+        steps.append(layers.RandomBrightness(brightness, value_range=(0, 1), dtype="float32"))
+    if contrast:
+        steps.append(layers.RandomContrast(contrast, value_range=(0, 1), dtype="float32"))
+    if noise:
+        steps.append(layers.GaussianNoise(noise, dtype="float32"))
     return keras.Sequential(steps, name="augmentation") if steps else None
 
 
