@@ -3,6 +3,7 @@ unwritable --out, corrupt summaries, too few sessions to test; real `fer` subpro
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -135,6 +136,50 @@ def test_ctrl_c_keeps_finished_sessions_and_leaves_no_partial_one(tmp_path):
     assert len(pd.read_csv(out / "long" / "frames.csv")) == LONG_FRAMES
     assert json.loads((out / "short" / "summary.json").read_text())["settings"]["smoothing_s"] == 1.0
     assert sorted(p.name for p in out.iterdir()) == ["batch.json", "long", "short", "third"]
+
+
+class CameraPlayingAVideo:
+    """What fer.playtest.video reads from a camera, here (no camera on this machine) a real OpenCV capture of
+    a video file read at a camera's 30 frames a second, that presses Ctrl-C (SIGINT to this process, as a
+    terminal sends it) ``presses`` times once ``after`` frames were read."""
+
+    def __init__(self, video: Path, after: int, presses: int):
+        self.capture, self.read_count, self.after, self.presses = cv2.VideoCapture(str(video)), 0, after, presses
+
+    def read(self):
+        time.sleep(1 / 30)
+        self.read_count += 1
+        if self.read_count == self.after:
+            for _ in range(self.presses):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.3)  # the main thread handles one before the next
+        return self.capture.read()
+
+    def __getattr__(self, name):  # isOpened, get, release
+        return getattr(self.capture, name)
+
+
+def test_ctrl_c_ends_a_camera_session_which_is_then_written_whole(model, tmp_path, monkeypatch):
+    video = faceless_video(tmp_path / "room.mp4", frames=900)  # 30 s at the camera's pace
+    monkeypatch.setattr("fer.playtest.video.open_camera", lambda index: CameraPlayingAVideo(video, 45, presses=1))
+    started = time.monotonic()
+    result = analyze_many(["0"], tmp_path / "out", model, SETTINGS, progress=False)
+    assert result["done"] == ["0"] and time.monotonic() - started < 20  # it stopped at Ctrl-C, not at the end
+    session = tmp_path / "out" / "camera0"
+    assert all((session / name).is_file() for name in OUTPUT_FILES) and not partial_folders(tmp_path / "out")
+    frames = pd.read_csv(session / "frames.csv")
+    assert 1.0 <= frames.time_s.max() < 10 and len(frames) >= 5  # 5 samples a second until Ctrl-C, ~1.5 s in
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C interrupts again
+
+
+def test_a_second_ctrl_c_abandons_the_camera_session(model, tmp_path, monkeypatch):
+    video = faceless_video(tmp_path / "room.mp4", frames=900)
+    monkeypatch.setattr("fer.playtest.video.open_camera", lambda index: CameraPlayingAVideo(video, 45, presses=2))
+    with pytest.raises(KeyboardInterrupt):
+        analyze_many(["0"], tmp_path / "out", model, SETTINGS, progress=False)
+    assert json.loads((tmp_path / "out" / "batch.json").read_text())["interrupted"] == ["0"]
+    assert not (tmp_path / "out" / "camera0").exists() and not partial_folders(tmp_path / "out")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_leftovers_of_a_killed_run_are_removed_and_a_session_is_written_once(model, tmp_path):

@@ -26,7 +26,7 @@ from fer.playtest.events import EventsError, load_events
 from fer.playtest.files import write_json
 from fer.playtest.settings import AnalysisSettings
 from fer.playtest.live import start_live
-from fer.playtest.video import RecordingError, open_recording
+from fer.playtest.video import RecordingError, ends_on_ctrl_c, open_recording
 
 log = logging.getLogger(__name__)
 EVENT_SUFFIXES = (".events.csv", ".events.jsonl")
@@ -98,8 +98,9 @@ def analyze_session(source: str | Path, out_dir: Path, model, settings: Analysis
     live_rows = start_live(out_dir, session or out_dir.name, source, build, settings.sample_fps) if live else None
     try:
         started = time.perf_counter()
-        frames, timing = analyze_frames(recording, model, settings, partial / "rows.csv", progress,
-                                        faces_dir=partial / "faces", on_row=live_rows.append if live_rows else None)
+        with ends_on_ctrl_c(recording):
+            frames, timing = analyze_frames(recording, model, settings, partial / "rows.csv", progress,
+                                            faces_dir=partial / "faces", on_row=live_rows.append if live_rows else None)
         elapsed = time.perf_counter() - started
         if frames.empty:
             raise RecordingError(f"{source}: no frame was sampled")

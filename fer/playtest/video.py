@@ -1,7 +1,11 @@
 """Frames of a recording, sampled at a fixed rate: a video file, a folder of images, or a camera."""
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -10,6 +14,7 @@ import cv2
 import numpy as np
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+log = logging.getLogger(__name__)
 
 
 class RecordingError(ValueError):
@@ -23,6 +28,7 @@ class Recording:
     frame_size: tuple[int, int]  # width, height
     frames: Iterator[tuple[float, np.ndarray]]  # (time in seconds, BGR frame)
     sampled_frames: int | None  # how many frames `frames` will yield, when known
+    stop: threading.Event | None = None  # a live camera's: set, its frames end (see ends_on_ctrl_c)
 
 
 def open_recording(source: str | Path | int, sample_fps: float, max_duration_s: float | None = None) -> Recording:
@@ -87,16 +93,21 @@ def _image_folder(path: Path, sample_fps: float) -> Recording:
     return Recording(path.name, len(files) / sample_fps, (first.shape[1], first.shape[0]), frames(), len(files))
 
 
+def open_camera(index: int) -> cv2.VideoCapture:
+    return cv2.VideoCapture(index)
+
+
 def _camera(index: int, sample_fps: float, max_duration_s: float | None) -> Recording:
-    capture = cv2.VideoCapture(index)
+    capture = open_camera(index)
     if not capture.isOpened():
         raise RecordingError(f"camera {index}: cannot be opened")
     size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    stop = threading.Event()
 
     def frames() -> Iterator[tuple[float, np.ndarray]]:
         started, next_sample = time.monotonic(), 0.0
         try:
-            while max_duration_s is None or time.monotonic() - started < max_duration_s:
+            while not stop.is_set() and (max_duration_s is None or time.monotonic() - started < max_duration_s):
                 ok, frame = capture.read()
                 if not ok:
                     raise RecordingError(f"camera {index}: stopped delivering frames")
@@ -107,4 +118,28 @@ def _camera(index: int, sample_fps: float, max_duration_s: float | None) -> Reco
         finally:
             capture.release()
 
-    return Recording(f"camera{index}", None, size, frames(), None)
+    return Recording(f"camera{index}", None, size, frames(), None, stop)
+
+
+@contextmanager
+def ends_on_ctrl_c(recording: Recording):
+    """While a live recording is analysed: the first Ctrl-C ends the recording, which is then analysed and
+    written as any other; a second one interrupts as Ctrl-C always does. (Only where signals can be
+    handled, the main thread; elsewhere, and for files, Ctrl-C interrupts at once.)"""
+    if recording.stop is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def end_recording(signum, frame):
+        if recording.stop.is_set():
+            raise KeyboardInterrupt
+        recording.stop.set()
+        log.warning("%s: Ctrl-C: recording ended; its session is being written (Ctrl-C again abandons it)",
+                    recording.name)
+
+    signal.signal(signal.SIGINT, end_recording)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
