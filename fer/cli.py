@@ -28,8 +28,8 @@ from fer.dashboard.address import DEFAULT_HOST as DASHBOARD_HOST, DEFAULT_PORT a
 
 log = logging.getLogger("fer.cli")
 
-# The model analysis runs by default: the same network with two views instead of four (README: its accuracy
-# and speed beside fer_model's).
+# The model analysis runs by default: fewer network passes per face than fer_model (params.yaml's fast
+# section; README: its accuracy and speed beside fer_model's).
 MODEL_IN_REPOSITORY = Path("serving/models") / ANALYSIS_MODEL_NAME
 # The package is installed editable from the repository, so the repository is the package folder's parent.
 PACKAGE_ROOT = Path(fer.__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ NUM_CLASSES = len(CLASS_NAMES)
 INPUT_SHAPE = (48, 48, 1)
 
 MODEL_NAME = "fer_model"  # the accurate model
-ANALYSIS_MODEL_NAME = "fer_fast"  # the same network with fewer test-time views, faster: what fer analyze runs
+ANALYSIS_MODEL_NAME = "fer_fast"  # fewer network passes per face (params.yaml: fast), faster: what fer analyze runs
 SIGNATURE = "serving_default"
 INPUT_NAME = "pixels"
 OUTPUT_NAME = "probabilities"
