@@ -159,7 +159,15 @@ class CameraPlayingAVideo:
         return getattr(self.capture, name)
 
 
-def test_ctrl_c_ends_a_camera_session_which_is_then_written_whole(model, tmp_path, monkeypatch):
+@pytest.fixture
+def ctrl_c_interrupts():
+    """SIGINT handled as in a terminal (a test run started in the background would have it ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_ends_a_camera_session_which_is_then_written_whole(model, tmp_path, monkeypatch, ctrl_c_interrupts):
     video = faceless_video(tmp_path / "room.mp4", frames=900)  # 30 s at the camera's pace
     monkeypatch.setattr("fer.playtest.video.open_camera", lambda index: CameraPlayingAVideo(video, 45, presses=1))
     started = time.monotonic()
@@ -172,7 +180,7 @@ def test_ctrl_c_ends_a_camera_session_which_is_then_written_whole(model, tmp_pat
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C interrupts again
 
 
-def test_a_second_ctrl_c_abandons_the_camera_session(model, tmp_path, monkeypatch):
+def test_a_second_ctrl_c_abandons_the_camera_session(model, tmp_path, monkeypatch, ctrl_c_interrupts):
     video = faceless_video(tmp_path / "room.mp4", frames=900)
     monkeypatch.setattr("fer.playtest.video.open_camera", lambda index: CameraPlayingAVideo(video, 45, presses=2))
     with pytest.raises(KeyboardInterrupt):
@@ -180,6 +188,21 @@ def test_a_second_ctrl_c_abandons_the_camera_session(model, tmp_path, monkeypatc
     assert json.loads((tmp_path / "out" / "batch.json").read_text())["interrupted"] == ["0"]
     assert not (tmp_path / "out" / "camera0").exists() and not partial_folders(tmp_path / "out")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_camera_session_started_with_ctrl_c_ignored_leaves_it_ignored():
+    from fer.playtest.video import Recording, ends_on_ctrl_c
+    camera = Recording("camera0", None, (320, 240), iter([]), None, threading.Event())
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as for `fer analyze --camera 0 &` in a script
+    try:
+        with ends_on_ctrl_c(camera):
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with ends_on_ctrl_c(camera):
+            assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_leftovers_of_a_killed_run_are_removed_and_a_session_is_written_once(model, tmp_path):

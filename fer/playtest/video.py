@@ -130,6 +130,9 @@ def ends_on_ctrl_c(recording: Recording):
         yield
         return
     previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:  # started in the background (`fer analyze ... &`): Ctrl-C is not for it
+        yield
+        return
 
     def end_recording(signum, frame):
         if recording.stop.is_set():
