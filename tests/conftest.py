@@ -85,7 +85,7 @@ def train_tiny_model():
 @pytest.fixture(scope="session")
 def served_models(tmp_path_factory):
     """serving/models-style folder with version 1 of fer_model (a tiny trained model with the default
-    test-time views) and of fer_fast (the same network with the two turned views of params' fast section)."""
+    test-time views) and of fer_fast (the same network with other views, so that each name answers its own)."""
     from fer.learn.export import write_savedmodel
     from fer.learn.tta import inference_model
     model, images, _ = fit_tiny_model()
