@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 from dvc.utils.hydra import apply_overrides
 
+from fer.params import load_params
 from tests.conftest import REPO
 
 PIPELINE_FILES = ("dvc.yaml", "params.yaml", "stages", "fer")
@@ -70,11 +70,12 @@ def test_repro_produces_every_stage_output(project):
     assert json.loads((project / "metrics/export.json").read_text())["max_abs_difference"] <= 1e-5
     # the fast model: the networks and views of params' fast section, scored and exported
     fast = json.loads((project / "metrics/details/evaluate_fast.json").read_text())
-    chosen = yaml.safe_load((project / "params.yaml").read_text())["fast"]
+    params = load_params(project / "params.yaml")
+    chosen = params["fast"]
     assert (fast["networks"], fast["tta_flip"], fast["tta_rotation"]) == (
         chosen["networks"], chosen["tta_flip"], chosen["tta_rotation"])
     assert fast["test"]["images"] == 28
-    assert details["networks"] == yaml.safe_load((project / "params.yaml").read_text())["evaluate"]["networks"]
+    assert details["networks"] == params["evaluate"]["networks"]
     assert (project / "plots/fast/confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert (project / "serving/models/fer_fast/1/saved_model.pb").is_file()
     assert json.loads((project / "metrics/export_fast.json").read_text())["max_abs_difference"] <= 1e-5
