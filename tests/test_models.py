@@ -18,7 +18,7 @@ def test_seed_baseline_is_exactly_the_seed_network():
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_model_maps_raw_pixels_to_seven_probabilities(name):
-    options = {"widths": (8, 16), "dropout": 0.1} if name == "vgg_small" else {}
+    options = {"widths": (8, 16), "dropout": 0.1} if name in ("vgg_small", "resnet_small") else {}
     model = build_model(name, {"flip": True, "shift": 0.1, "rotation": 0.05, "zoom": 0.1}, **options)
     probabilities = model.predict(np.full((3, 48, 48, 1), 128.0, np.float32), verbose=0)
     assert probabilities.shape == (3, 7)
@@ -28,6 +28,17 @@ def test_every_model_maps_raw_pixels_to_seven_probabilities(name):
 def test_unknown_model_names_the_registered_ones():
     with pytest.raises(ValueError, match="seed_baseline"):
         build_model("resnet1000")
+
+
+def test_resnet_small_adds_each_blocks_input_back():
+    model = build_model("resnet_small", widths=(8, 16, 32), blocks=(0, 1, 2))
+    adds = [layer for layer in model.layers if isinstance(layer, keras.layers.Add)]
+    assert len(adds) == 3
+    projections = [layer for layer in model.layers
+                   if isinstance(layer, keras.layers.Conv2D) and layer.kernel_size == (1, 1)]
+    assert [layer.filters for layer in projections] == [16, 32]  # where the width changes, not within a width
+    with pytest.raises(ValueError, match="2 block counts"):
+        build_model("resnet_small", widths=(8, 16, 32), blocks=(1, 1))
 
 
 def test_mini_xception_trains_on_a_batch_of_odd_size():

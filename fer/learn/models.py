@@ -60,6 +60,40 @@ def vgg_small(augmentation: keras.Sequential | None = None, dropout: float = 0.3
     return keras.Model(inputs, outputs, name="vgg_small")
 
 
+def _residual_block(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
+    """Two 3x3 conv-BN layers whose input is added back before the last ReLU (a 1x1 projection where the
+    width changes)."""
+    shortcut = x
+    if x.shape[-1] != filters:
+        shortcut = layers.BatchNormalization()(layers.Conv2D(filters, 1, use_bias=False)(x))
+    x = _conv_bn_relu(x, filters)
+    x = layers.BatchNormalization()(layers.Conv2D(filters, 3, padding="same", use_bias=False)(x))
+    return layers.ReLU()(layers.Add()([x, shortcut]))
+
+
+def resnet_small(augmentation: keras.Sequential | None = None, dropout: float = 0.3,
+                 widths: tuple[int, ...] = (32, 64, 128, 256), blocks: tuple[int, ...] | None = None) -> keras.Model:
+    """A residual network (He et al. 2016) shaped as vgg_small: a 3x3 conv-BN-ReLU stem, then per width
+    ``blocks`` residual blocks (one unless it says; zero leaves the stem alone at that width), 2x2 pooling
+    between widths, and vgg_small's head."""
+    blocks = blocks or [1] * len(widths)
+    if len(blocks) != len(widths):
+        raise ValueError(f"resnet_small: {len(widths)} widths but {len(blocks)} block counts")
+    inputs, x = _inputs(augmentation)
+    x = _conv_bn_relu(x, widths[0])
+    for index, (filters, count) in enumerate(zip(widths, blocks)):
+        if index:
+            x = layers.MaxPooling2D()(x)
+        for _ in range(count):
+            x = _residual_block(x, filters)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(256, activation="relu")(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="resnet_small")
+
+
 def mini_xception(augmentation: keras.Sequential | None = None, widths: tuple[int, ...] = (16, 32, 64, 128),
                   l2: float = 0.01) -> keras.Model:
     """Arriaga et al.'s mini-Xception (2017), the model most FER tools ship: two 3x3 convolutions of 8
@@ -91,6 +125,7 @@ def mini_xception(augmentation: keras.Sequential | None = None, widths: tuple[in
 MODELS: dict[str, Callable[..., keras.Model]] = {
     "seed_baseline": seed_baseline,
     "vgg_small": vgg_small,
+    "resnet_small": resnet_small,
     "mini_xception": mini_xception,
 }
 
