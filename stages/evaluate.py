@@ -8,8 +8,7 @@ import time
 from fer.arrays import load_arrays
 from fer.learn.evaluation import (HEADLINE_DATASET, headline, plot_confusion_matrix, predict, split_scores,
                                   write_confusion_csv, write_per_class_csv)
-from fer.learn.ensemble import load_networks
-from fer.learn.tta import inference_model
+from fer.learn.tta import load_views_model
 from fer.params import load_params, stage_paths
 
 
@@ -17,8 +16,7 @@ def main(argv: list[str] | None = None) -> None:
     paths = stage_paths(argv, __doc__, "model", "members_dir", "split_dir", "metrics", "details", "confusion", "per_class",
                         "confusion_png", options={"views": "evaluate"})
     params = load_params()[paths.views]
-    networks = load_networks(paths.model, paths.members_dir, params["networks"])
-    model = inference_model(networks, params["tta_flip"], params["tta_rotation"])
+    model = load_views_model(paths.model, paths.members_dir, params)
     details = {key: params[key] for key in ("networks", "tta_flip", "tta_rotation")}
     for split in ("test", "validation", "train"):
         data = load_arrays(paths.split_dir / f"{split}.npz")

@@ -6,8 +6,7 @@ import sys
 
 from fer.arrays import load_arrays
 from fer.learn.export import export_model
-from fer.learn.ensemble import load_networks
-from fer.learn.tta import inference_model
+from fer.learn.tta import load_views_model
 from fer.params import load_params, stage_paths
 
 
@@ -16,8 +15,7 @@ def main(argv: list[str] | None = None) -> None:
                         options={"views": "evaluate"})
     params = load_params()
     views = params[paths.views]
-    networks = load_networks(paths.model, paths.members_dir, views["networks"])
-    model = inference_model(networks, views["tta_flip"], views["tta_rotation"])
+    model = load_views_model(paths.model, paths.members_dir, views)
     check_images = load_arrays(paths.validation_set)["images"][: params["export"]["check_images"]]
     version_dir = paths.model_base_path / str(params["export"]["version"])
     report = export_model(model, version_dir, check_images)

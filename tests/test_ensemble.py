@@ -58,3 +58,19 @@ def test_networks_are_loaded_by_name_and_an_unknown_one_is_refused_naming_it(tmp
                                (first.predict(pixels, verbose=0) + second.predict(pixels, verbose=0)) / 2, atol=1e-6)
     with pytest.raises(ValueError, match=r"\['c'\]"):
         load_networks(tmp_path / "fer.keras", tmp_path / "members", ["train", "c"])
+
+
+def test_a_views_section_loads_its_networks_over_its_views(tmp_path):
+    import keras
+    import numpy as np
+
+    from fer.learn.tta import inference_model, load_views_model
+    from tests.conftest import fit_tiny_model
+    keras.utils.set_random_seed(1)
+    network, images, _ = fit_tiny_model(epochs=1)
+    network.save(tmp_path / "fer.keras")
+    pixels = images[:8, ..., None].astype("float32")
+    views = {"networks": ["train"], "tta_flip": True, "tta_rotation": 12}
+    loaded = load_views_model(tmp_path / "fer.keras", tmp_path / "members", views)
+    np.testing.assert_allclose(loaded.predict(pixels, verbose=0),
+                               inference_model(network, True, 12).predict(pixels, verbose=0), atol=1e-6)

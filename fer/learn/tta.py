@@ -3,11 +3,13 @@ several views of each face."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import keras
 from keras import layers
 
 from fer.contract import INPUT_SHAPE
+from fer.learn.ensemble import load_networks
 
 
 class HorizontalFlip(layers.Layer):
@@ -54,3 +56,11 @@ def inference_model(model: keras.Model, tta_flip: bool, tta_rotation: float = 0)
             views.append(model(HorizontalFlip()(turned)))
     outputs = layers.Average(name="probabilities")(views)
     return keras.Model(inputs, outputs, name=f"{model.name}_tta")
+
+
+def load_views_model(model: Path, members_dir: Path, views: dict) -> keras.Model:
+    """The model a views section of params describes (``evaluate``: fer_model; ``fast``: fer_fast): the
+    average of its ``networks`` (train's, at ``model``, and members in ``members_dir``) over its test-time
+    views."""
+    networks = load_networks(model, members_dir, views["networks"])
+    return inference_model(networks, views["tta_flip"], views["tta_rotation"])
