@@ -40,6 +40,15 @@ def _conv_bn_relu(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
     return layers.ReLU()(x)
 
 
+def _pooled_head(x: keras.KerasTensor, dropout: float) -> keras.KerasTensor:
+    """Global average pooling, then a dropout-regularised dense layer, to the seven probabilities."""
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(256, activation="relu")(x)
+    x = layers.Dropout(dropout)(x)
+    return layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities", dtype="float32")(x)
+
+
 def vgg_small(augmentation: keras.Sequential | None = None, dropout: float = 0.3,
               widths: tuple[int, ...] = (32, 64, 128, 256), convs: tuple[int, ...] | None = None) -> keras.Model:
     """A VGG-style network: blocks of 3x3 conv-BN-ReLU layers (two per block unless ``convs`` says),
@@ -52,11 +61,7 @@ def vgg_small(augmentation: keras.Sequential | None = None, dropout: float = 0.3
         for _ in range(count):
             x = _conv_bn_relu(x, filters)
         x = layers.MaxPooling2D()(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(dropout)(x)
-    x = layers.Dense(256, activation="relu")(x)
-    x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities", dtype="float32")(x)
+    outputs = _pooled_head(x, dropout)
     return keras.Model(inputs, outputs, name="vgg_small")
 
 
@@ -86,11 +91,7 @@ def resnet_small(augmentation: keras.Sequential | None = None, dropout: float = 
             x = layers.MaxPooling2D()(x)
         for _ in range(count):
             x = _residual_block(x, filters)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(dropout)(x)
-    x = layers.Dense(256, activation="relu")(x)
-    x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities", dtype="float32")(x)
+    outputs = _pooled_head(x, dropout)
     return keras.Model(inputs, outputs, name="resnet_small")
 
 
