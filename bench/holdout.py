@@ -1,6 +1,7 @@
 """How models read a source: accuracy on one dataset's faces (all of them, data/processed/faces.npz, and its
-test part, data/split/test.npz), for the committed fer_model and fer_fast (as params.yaml's evaluate and fast sections say) and
-for networks trained elsewhere (--network NAME=PATH, each with fast's views: the same views as fer_fast).
+test part, data/split/test.npz), for the committed fer_model and fer_fast (as params.yaml's evaluate and
+fast sections say) and for networks trained elsewhere (--network NAME=PATH, each with fast's views: the
+same views as fer_fast).
 
 A network trained without the dataset (the holdout run: train's recipe with the dataset left out of
 fetch.datasets) reads all its faces as a source it never saw; the committed models saw its training part.
@@ -16,10 +17,10 @@ from pathlib import Path
 import keras
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fer.arrays import load_arrays  # noqa: E402
 from fer.learn.evaluation import predict  # noqa: E402
 from fer.learn.tta import inference_model, load_views_model  # noqa: E402
 from fer.params import load_params  # noqa: E402
+from tta import dataset_faces  # noqa: E402  (bench/ is on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,14 +37,11 @@ def main() -> None:
     parser.add_argument("--dataset", default="natural-faces")
     parser.add_argument("--network", type=named_path, action="append", default=[])
     args = parser.parse_args()
-    sources = {"all faces": load_arrays(REPO / "data" / "processed" / "faces.npz"),
-               "test part": load_arrays(REPO / "data" / "split" / "test.npz")}
-    faces = {}  # part -> (images, labels)
-    for part, data in sources.items():
-        chosen = data["datasets"] == args.dataset
-        if not chosen.any():
-            raise SystemExit(f"no faces of {args.dataset!r} in the {part} (is it in fetch.datasets?)")
-        faces[part] = data["images"][chosen], data["labels"][chosen]
+    faces = {part: dataset_faces(REPO / "data" / path, args.dataset)  # part -> (images, labels)
+             for part, path in (("all faces", "processed/faces.npz"), ("test part", "split/test.npz"))}
+    empty = [part for part, (_, labels) in faces.items() if not len(labels)]
+    if empty:
+        raise SystemExit(f"no faces of {args.dataset!r} in the {', '.join(empty)} (is it in fetch.datasets?)")
     params = load_params()
     model_path, members = REPO / "data" / "model" / "fer.keras", REPO / "data" / "members"
     models = {"fer_model": load_views_model(model_path, members, params["evaluate"]),

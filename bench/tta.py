@@ -24,10 +24,15 @@ from fer.learn.tta import inference_model  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
-def fer2013_faces(split: str) -> tuple[np.ndarray, np.ndarray]:
-    data = load_arrays(REPO / "data" / "split" / f"{split}.npz")
-    chosen = data["datasets"] == "fer2013"
+def dataset_faces(path: Path, dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels of ``dataset``'s faces in the arrays file ``path``."""
+    data = load_arrays(path)
+    chosen = data["datasets"] == dataset
     return data["images"][chosen], data["labels"][chosen]
+
+
+def fer2013_faces(split: str) -> tuple[np.ndarray, np.ndarray]:
+    return dataset_faces(REPO / "data" / "split" / f"{split}.npz", "fer2013")
 
 
 def main() -> None:
