@@ -6,14 +6,22 @@
 2. A grid of framings around it (DISTANCES x LEVELS), applied to faces detected and aligned in micro-expressions' test split (80 px
    colour photos with some background, never in training; the validation part that chooses) and in
    natural-faces (224 px), each classified by the committed model; beside them, the images as
-   training used them (whole image resized) and Haar boxes widened by 0.1 (the old analysis crop).
+   training used them (whole image resized) and YuNet boxes widened by 0.1.
 
-Usage: python bench/framing.py   (needs data/interim from `dvc repro`; takes a few minutes)
+By default the committed SavedModel classifies; --network NAME=PATH classifies with a trained network
+(a .keras file) and fast's views instead, such as the holdout run's, which never saw natural-faces: on a
+source training never saw, the grid says which crop reads it best without the bias of a model trained
+on that source's whole images.
+
+Usage: python bench/framing.py [--network holdout=../train-holdout/data/model/fer.keras]
+       (needs data/interim from `dvc repro`; takes a few minutes)
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -23,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fer.contract import CLASS_NAMES  # noqa: E402
 from fer.faces import FACE_SIZE, FaceDetector, Framing, align_face, crop_face, eyes  # noqa: E402
 from fer.serving.client import LocalModel  # noqa: E402
+from holdout import named_path  # noqa: E402  (bench/ is on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
 INTERIM = REPO / "data" / "interim"
@@ -65,13 +74,34 @@ def detected(detector: FaceDetector, rows: list[dict]) -> list[tuple[np.ndarray,
     return found
 
 
-def accuracy(model: LocalModel, crops: list[np.ndarray], labels: list[int]) -> float:
-    predictions = np.concatenate([model.predict(np.stack(crops[i:i + 256])[..., None])
+Classifier = Callable[[np.ndarray], np.ndarray]  # [N, 48, 48, 1] raw pixels -> [N, 7] probabilities
+
+
+def committed_model() -> Classifier:
+    return LocalModel(MODEL).predict
+
+
+def trained_network(path: Path) -> Classifier:
+    import keras
+
+    from fer.learn.evaluation import predict
+    from fer.learn.tta import inference_model
+    from fer.params import load_params
+    views = load_params()["fast"]
+    model = inference_model(keras.models.load_model(path), views["tta_flip"], views["tta_rotation"])
+    return lambda images: predict(model, images)
+
+
+def accuracy(classify: Classifier, crops: list[np.ndarray], labels: list[int]) -> float:
+    predictions = np.concatenate([classify(np.stack(crops[i:i + 256])[..., None])
                                   for i in range(0, len(crops), 256)]).argmax(axis=1)
     return float((predictions == np.array(labels)).mean())
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--network", type=named_path, help="NAME=PATH: classify with this network, fast's views")
+    args = parser.parse_args()
     if not (INTERIM / "manifest.csv").is_file():
         sys.exit(f"bench/framing.py needs {INTERIM / 'manifest.csv'}: run `dvc repro` first")
     yunet = FaceDetector("yunet", detect_width=10_000)
@@ -80,8 +110,9 @@ def main() -> None:
     print(f"FER-2013 PublicTest: eyes found in {len(distances)} of {tried} faces; eye distance"
           f" {d50:.3f} (quartiles {np.quantile(distances, .25):.3f}-{np.quantile(distances, .75):.3f}),"
           f" eye level {l50:.3f} ({np.quantile(levels, .25):.3f}-{np.quantile(levels, .75):.3f}) of the side")
-    model = LocalModel(MODEL)
-    print(f"\n{'framing':34} {'micro-expressions test':>24} {'natural-faces':>16}")
+    model = committed_model() if args.network is None else trained_network(args.network[1])
+    print(f"\nclassified by {'fer_model' if args.network is None else args.network[0]}")
+    print(f"{'framing':34} {'micro-expressions test':>24} {'natural-faces':>16}")
     sets = {"micro-expressions test": manifest_rows("micro-expressions", "test"),
             "natural-faces": manifest_rows("natural-faces")}
     found = {name: detected(yunet, rows) for name, rows in sets.items()}
