@@ -30,8 +30,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fer.contract import CLASS_NAMES  # noqa: E402
 from fer.faces import FACE_SIZE, FaceDetector, Framing, align_face, crop_face, eyes  # noqa: E402
+from fer.learn.evaluation import predict  # noqa: E402
 from fer.serving.client import LocalModel  # noqa: E402
-from holdout import named_path  # noqa: E402  (bench/ is on sys.path)
+from holdout import fast_views_network, named_path  # noqa: E402  (bench/ is on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
 INTERIM = REPO / "data" / "interim"
@@ -82,13 +83,7 @@ def committed_model() -> Classifier:
 
 
 def trained_network(path: Path) -> Classifier:
-    import keras
-
-    from fer.learn.evaluation import predict
-    from fer.learn.tta import inference_model
-    from fer.params import load_params
-    views = load_params()["fast"]
-    model = inference_model(keras.models.load_model(path), views["tta_flip"], views["tta_rotation"])
+    model = fast_views_network(path)
     return lambda images: predict(model, images)
 
 

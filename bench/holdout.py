@@ -32,6 +32,12 @@ def named_path(text: str) -> tuple[str, Path]:
     return name, Path(path)
 
 
+def fast_views_network(path: Path) -> keras.Model:
+    """A network trained elsewhere (a .keras file) over fast's views: the same views as fer_fast."""
+    views = load_params()["fast"]
+    return inference_model(keras.models.load_model(path), views["tta_flip"], views["tta_rotation"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="natural-faces")
@@ -46,9 +52,7 @@ def main() -> None:
     model_path, members = REPO / "data" / "model" / "fer.keras", REPO / "data" / "members"
     models = {"fer_model": load_views_model(model_path, members, params["evaluate"]),
               "fer_fast": load_views_model(model_path, members, params["fast"])}
-    for name, path in args.network:
-        models[name] = inference_model(keras.models.load_model(path), params["fast"]["tta_flip"],
-                                       params["fast"]["tta_rotation"])
+    models.update({name: fast_views_network(path) for name, path in args.network})
     print(f"{args.dataset}: " + ", ".join(f"{part} {len(labels)}" for part, (_, labels) in faces.items()))
     print(f"{'model':12} {'all faces':>10} {'test part':>10}")
     for name, model in models.items():
