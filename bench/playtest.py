@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fer.playtest.settings import AnalysisSettings  # noqa: E402
 from fer.playtest.sessions import analyze_session  # noqa: E402
-from fer.cli import MODEL_IN_REPOSITORY  # noqa: E402
+from fer.cli.analyze import MODEL_IN_REPOSITORY  # noqa: E402
 from fer.cpu import has_native_bfloat16  # noqa: E402
 from fer.serving.client import LocalModel  # noqa: E402
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fer.cli import MODEL_IN_REPOSITORY  # noqa: E402
+from fer.cli.analyze import MODEL_IN_REPOSITORY  # noqa: E402
 from fer.playtest.sessions import analyze_session  # noqa: E402
 from fer.playtest.settings import AnalysisSettings  # noqa: E402
 from fer.serving.client import LocalModel  # noqa: E402

@@ -60,12 +60,14 @@ def session_summary(name: str, build: str, resting_anger: float, rng) -> dict:
 def test_compare_on_calibrated_measures_sees_the_game_not_the_faces(tmp_path):
     """Build A's players read angry at rest, build B's do not; both boss fights add the same anger. Raw shares
     valence differs significantly at the boss; calibrated valence and anger shift do not."""
-    from fer.playtest.aggregate import write_aggregate, write_comparison
+    from fer.insight.aggregate import write_aggregate
+    from fer.insight.compare import side_rows, write_comparison
     rng = np.random.default_rng(0)
     build_a = [session_summary(f"a{i}", "A", 0.6, rng) for i in range(5)]
     build_b = [session_summary(f"b{i}", "B", 0.1, rng) for i in range(5)]
-    raw = write_comparison(build_a, build_b, tmp_path / "raw")
-    calibrated = write_comparison(build_a, build_b, tmp_path / "calibrated", calibrated=True)
+    sides = side_rows({"A": build_a, "B": build_b})
+    raw = write_comparison(*sides, tmp_path / "raw", ["A", "B"])
+    calibrated = write_comparison(*sides, tmp_path / "calibrated", ["A", "B"], calibrated=True)
     boss = lambda table, measure: table[(table.segment == "boss") & (table.measure == measure)].iloc[0]  # noqa: E731
     assert boss(raw, "valence").significant and boss(raw, "angry").difference == -1.0
     assert boss(calibrated, "angry_shift").difference == pytest.approx(0.0, abs=0.02)

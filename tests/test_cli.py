@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 import yaml
 
-from fer.cli import (ANALYSIS_HELP, ANALYSIS_RANGES, ModelNotFoundError, build_parser, default_model,
-                     filter_startup_lines)
+from fer.cli import build_parser
+from fer.cli.analyze import ANALYSIS_HELP, ANALYSIS_RANGES, ModelNotFoundError, default_model
+from fer.tf import filter_startup_lines
 from fer.playtest.settings import AnalysisSettings
 from fer.cpu import has_native_bfloat16
 from tests.conftest import REPO
 
-COMMANDS = ("serve", "analyze", "aggregate", "compare")
+COMMANDS = ("serve", "analyze", "aggregate", "compare", "report", "clips", "dashboard")
 STARTUP_NOISE = ("cuinit", "onednn", "cuda")  # what TensorFlow prints while starting on a CPU machine
 SERVICE = "ts-ml-service"  # the address of the first deployment: http://ts-ml-service:8501/v1/models/fer_model:predict
 
@@ -77,7 +78,7 @@ def test_every_option_has_a_help_text_showing_its_default(command):
 
 def test_every_analysis_setting_has_its_own_help_text():
     names = {f.name for f in fields(AnalysisSettings)}
-    assert not names - set(ANALYSIS_HELP), f"AnalysisSettings fields without help in fer/cli.py ANALYSIS_HELP:" \
+    assert not names - set(ANALYSIS_HELP), f"AnalysisSettings fields without help in fer/cli/analyze.py ANALYSIS_HELP:" \
                                            f" {sorted(names - set(ANALYSIS_HELP))}"
     assert not set(ANALYSIS_HELP) - names, f"help for fields AnalysisSettings no longer has: " \
                                            f"{sorted(set(ANALYSIS_HELP) - names)}"

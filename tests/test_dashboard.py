@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fer.playtest.aggregate import load_summaries, write_aggregate, write_comparison
+from fer.insight.aggregate import write_aggregate
+from fer.insight.compare import side_rows, write_comparison
+from fer.insight.summaries import load_summaries
 from fer.playtest.settings import AnalysisSettings
 from fer.playtest.sessions import analyze_many
 from tests.dashboard_fixtures import (MODEL, NON_LOCAL_ABORTED, builds_from, chromium_path, one_hour_session, start_dashboard, stop,
@@ -47,7 +49,8 @@ def results(tmp_path_factory) -> dict:
     summary = json.loads((out / "webcam" / "summary.json").read_text())
     build_a, build_b = builds_from(summary, folder / "builds")
     write_aggregate(load_summaries([out]), folder / "reports" / "aggregate")
-    write_comparison(load_summaries([build_a]), load_summaries([build_b]), folder / "reports" / "ab", ("41", "42"))
+    sides = {"41": load_summaries([build_a]), "42": load_summaries([build_b])}
+    write_comparison(*side_rows(sides), folder / "reports" / "ab", ["41", "42"])
     return {"folder": folder, "out": out, "reports": folder / "reports", "builds": [build_a, build_b]}
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fer.playtest.aggregate import load_summaries, write_aggregate
+from fer.insight.aggregate import write_aggregate
+from fer.insight.summaries import load_summaries
 from fer.playtest.annotations import (AnnotationsError, Conflict, add_annotation, annotations_path, delete_annotation,
                                       edit_annotation, read_annotations)
 from tests.dashboard_fixtures import one_hour_session

@@ -13,7 +13,9 @@ import pytest
 
 from fer.contract import CLASS_NAMES
 from fer.faces import FaceDetector, face_crop
-from fer.playtest.aggregate import compare, load_summaries, player_rows, write_aggregate, write_comparison
+from fer.insight.aggregate import participant_values, write_aggregate
+from fer.insight.compare import compare, side_rows, write_comparison
+from fer.insight.summaries import load_summaries, player_rows
 from fer.playtest.settings import AnalysisSettings
 from fer.playtest.sessions import analyze_many, analyze_session
 from fer.playtest.video import open_recording
@@ -189,7 +191,7 @@ def test_aggregate_and_ab_comparison_flag_a_real_difference(session, tmp_path):
     aggregate = write_aggregate(build_a, tmp_path / "agg")
     intro = aggregate[(aggregate.segment == "1 / intro") & (aggregate.measure == "valence")].iloc[0]
     assert intro.n == 8 and intro.ci_low < intro["mean"] < intro.ci_high
-    table = write_comparison(build_a, build_b, tmp_path / "cmp", ("build 41", "build 42"))
+    table = write_comparison(*side_rows({"41": build_a, "42": build_b}), tmp_path / "cmp", ["41", "42"])
     flagged = table[table.significant]
     assert list(zip(flagged.segment, flagged.measure)) == [("1 / boss_fight", "valence")]
     assert flagged.difference.iloc[0] == pytest.approx(-0.5, abs=0.1)
@@ -197,7 +199,8 @@ def test_aggregate_and_ab_comparison_flag_a_real_difference(session, tmp_path):
                  "cmp/comparison.json", "cmp/comparison.html"):
         assert (tmp_path / name).stat().st_size > 100
     assert len(load_summaries([out.parent])) == 1 and not player_rows(build_a).empty
-    assert compare(player_rows(build_a), player_rows(build_a)).significant.sum() == 0
+    same = side_rows({"A": build_a, "B": build_a})[1]
+    assert compare(participant_values(same), ["A", "B"]).significant.sum() == 0
 
 
 def test_analysis_through_a_model_server_matches_the_in_process_model(session, tmp_path):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer.playtest.aggregate import SummaryError, load_summaries
+from fer.insight.summaries import SummaryError, load_summaries
 from fer.playtest.analytics import PROBABILITY_COLUMNS, frame_table, in_background, smooth, summarize
 from fer.playtest.settings import AnalysisSettings
 from fer.playtest.events import Event, load_events
@@ -214,7 +214,8 @@ def test_leftovers_of_a_killed_run_are_removed_and_a_session_is_written_once(mod
     assert result["done"] == [str(video)] and not partial_folders(tmp_path / "out")
     summary = json.loads((tmp_path / "out" / "room" / "summary.json").read_text())
     assert summary["fingerprint"] and summary["session"] == "room"
-    assert load_summaries([tmp_path / "out"]) == [{**summary, "annotations": []}]
+    file = tmp_path / "out" / "room" / "summary.json"
+    assert load_summaries([tmp_path / "out"]) == [{**summary, "annotations": [], "summary_file": str(file.resolve())}]
 
 
 def test_same_named_recordings_in_two_folders_get_a_folder_each(model, tmp_path):
@@ -292,7 +293,7 @@ def test_aggregate_skips_corrupt_and_empty_summaries_naming_them_and_counts_face
     for name in ("corrupt", "empty"):
         assert f"{sessions / name / 'summary.json'}: not a" in run.stderr and "skipped" in run.stderr
     written = json.loads((tmp_path / "agg" / "aggregate.json").read_text())
-    assert written["sessions"] == 2 and written["players"] == 1 and written["sessions_without_faces"] == ["room"]
+    assert written["sessions"] == 2 and written["participants"] == 1 and written["sessions_without_faces"] == ["room"]
     assert "had no face" in (tmp_path / "agg" / "aggregate.html").read_text()
 
     strict = run_fer("aggregate", sessions, "--out", tmp_path / "strict", "--strict")
@@ -318,7 +319,7 @@ def test_compare_with_one_session_per_build_says_nothing_could_be_tested(tmp_pat
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
     assert "0 significant differences of 0 tested" in run.stdout and "nothing could be tested" in run.stdout
     written = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
-    assert written["tested"] == 0 and "at least 2 players" in written["note"]
+    assert written["tested"] == 0 and "at least 3 participants" in written["note"]
     assert "nothing could be tested" in (tmp_path / "cmp" / "comparison.html").read_text()
 
 

@@ -237,7 +237,8 @@ async def report_data(request: web.Request) -> web.Response:
     if report is None:
         return _error(404, f"no {request.query.get('kind')} {request.query.get('id')!r}")
     sessions = [{"id": s.id, "build": (s.summary or {}).get("build"),
-                 "segments": [seg["segment"] for seg in (s.summary or {}).get("segments", [])]}
+                 "segments": [{"segment": seg["segment"], "start_s": seg["start_s"]}
+                              for seg in (s.summary or {}).get("segments", [])]}
                 for s in catalog.sessions().values() if s.summary]
     return _json({"kind": report.kind, "id": report.id, "content": report.content, "error": report.error,
                   "sessions": sessions})

@@ -42,7 +42,7 @@ class Worker:
                  before_each: Callable[[str, Path], None] | None = None, bfloat16: bool = False):
         if os.path.isdir(cwd):  # relative paths mean what they meant to the driver, where that folder is shared
             os.chdir(cwd)
-        from fer.cli import import_tensorflow, quiet_tensorflow
+        from fer.tf import import_tensorflow, quiet_tensorflow
         quiet_tensorflow(verbose)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         self.before_each, self.model, self.error = before_each, None, None
