@@ -64,4 +64,4 @@ def test_aggregate_outputs_list_the_annotations(tmp_path):
     [row] = written["annotations"]
     assert row["session"] == "one-hour" and row["text"] == "stuck at the bridge" and row["segments"] == "1 / level3"
     assert "stuck at the bridge" in (tmp_path / "aggregate" / "aggregate.html").read_text()
-    assert written["session_names"] == ["one-hour"]
+    assert written["session_names"] == {"all": ["one-hour"]}

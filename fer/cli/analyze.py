@@ -128,6 +128,10 @@ def run(args: argparse.Namespace) -> None:
         sys.exit("fer analyze: --events applies to one recording; put <name>.events.csv beside each instead")
     if not args.inputs:
         sys.exit("fer analyze: give recordings (files or folders) or --camera INDEX")
+    if args.gameplay and (len(args.inputs) > 1 or args.camera is not None):
+        sys.exit("fer analyze: --gameplay applies to one recording; put <name>.gameplay.mp4 beside each instead")
+    if args.gameplay and not args.gameplay.is_file():
+        sys.exit(f"fer analyze: --gameplay {args.gameplay}: no such file")
     try:
         writable_folder(args.out)
     except OSError as error:
@@ -138,19 +142,25 @@ def run(args: argparse.Namespace) -> None:
         except ModelNotFoundError as error:
             sys.exit(f"fer analyze: {error}")
         log.info("model: %s", args.model.resolve())
-    if args.ray is None:  # with --ray, the Ray workers import TensorFlow and open the model, not this process
-        import_tensorflow(args.verbose)
     from fer.contract import ServingError
     from fer.cpu import has_native_bfloat16
     from fer.playtest.sessions import BatchInterrupted, analyze_many
-    from fer.serving.client import open_model
     if settings.precision == "auto":  # resolved, so that the summary and the fingerprint say which one ran
         settings.precision = "bfloat16" if has_native_bfloat16() else "float32"
     bfloat16 = settings.precision == "bfloat16"
-    try:
-        model = open_model(args.model, bfloat16=bfloat16) if args.ray is None else args.model
-    except (ServingError, OSError) as error:
-        sys.exit(f"fer analyze: the model cannot be used: {error}")
+    left = pending(args, settings)
+    model = None
+    if left and args.ray is None:  # with --ray, the Ray workers import TensorFlow and open the model
+        print(f"{len(left)} of {len(args.inputs)} recordings to analyse; loading the model {args.model} ...",
+              file=sys.stderr, flush=True)
+        import_tensorflow(args.verbose)
+        from fer.serving.client import open_model
+        try:
+            model = open_model(args.model, bfloat16=bfloat16)
+        except (ServingError, OSError) as error:
+            sys.exit(f"fer analyze: the model cannot be used: {error}")
+    elif args.ray is not None:
+        model = args.model
     run_batch = analyze_many if args.ray is None else _on_ray(args, bfloat16)
     try:
         result = run_batch(args.inputs, args.out, model, settings, model_name=str(args.model),
@@ -162,11 +172,37 @@ def run(args: argparse.Namespace) -> None:
         print(f"\ninterrupted: {_counts(interrupted.result)}, {len(interrupted.result['interrupted'])} not done"
               f" (listed in {args.out / 'batch.json'}); the same command again does the rest", file=sys.stderr)
         sys.exit(130)
+    attach_captures(args)
     print(f"{_counts(result)} -> {args.out}")
     for failure in result["failed"]:
         print(f"FAILED {failure['source']}: {failure['type']}: {failure['error']}", file=sys.stderr)
     if result["failed"]:
         sys.exit(1)
+
+
+def pending(args: argparse.Namespace, settings) -> list:
+    """The inputs not already analysed into --out with these settings, events and model (a camera always is)."""
+    from fer.playtest.sessions import already_done, events_beside, is_camera, session_names
+    left = []
+    for source, name in zip(args.inputs, session_names(args.inputs)):
+        events = args.events or (None if is_camera(source) else events_beside(Path(source)))
+        if is_camera(source) or not already_done(source, args.out / name, events, settings, str(args.model)):
+            left.append(source)
+    return left
+
+
+def attach_captures(args: argparse.Namespace) -> None:
+    """Attaches --gameplay to the one recording's session, or each recording's <name>.gameplay.<ext>."""
+    from fer.playtest.gameplay import attach_gameplay, gameplay_beside, gameplay_path
+    from fer.playtest.sessions import is_camera, session_names
+    for source, name in zip(args.inputs, session_names(args.inputs)):
+        session = args.out / name
+        if is_camera(source) or not (session / "summary.json").is_file():
+            continue
+        capture = args.gameplay or gameplay_beside(Path(source))
+        if capture and (args.gameplay or not gameplay_path(session).exists()):
+            attach_gameplay(session, capture, args.gameplay_offset)
+            print(f"{name}: gameplay capture {capture} attached (offset {args.gameplay_offset:g} s)")
 
 
 def _on_ray(args: argparse.Namespace, bfloat16: bool):
@@ -205,6 +241,13 @@ def add_parser(commands) -> None:
                          " fer analyze stops and names both)".replace("%", "%%"))
     analyze.add_argument("--events", type=Path, help="events file (CSV or JSON Lines) of a single recording"
                          " (default: <name>.events.csv or .events.jsonl beside each recording, if there is one)")
+    analyze.add_argument("--gameplay", type=Path, metavar="VIDEO",
+                         help="the gameplay capture of a single recording, attached to its session (the dashboard"
+                              " plays it beside the face-cam; fer report and fer clips use it) (default:"
+                              " <name>.gameplay.mp4 (.webm, .mkv, ...) beside each recording, if there is one)")
+    analyze.add_argument("--gameplay-offset", type=number_in(float, "any"), default=0.0, metavar="SECONDS",
+                         help="seconds between the capture's clock and the recording's: gameplay time = recording"
+                              " time + this")
     analyze.add_argument("--build", help="name of the game build, written into each summary for `fer compare`"
                          " (default: none)")
     for f in fields(AnalysisSettings):

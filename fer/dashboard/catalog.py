@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fer.playtest.gameplay import GameplayError, read_gameplay
 from fer.playtest.live import LIVE_FOLDER
 
 VIDEO_TYPES = {".webm": "video/webm", ".mp4": "video/mp4", ".m4v": "video/mp4", ".mkv": "video/x-matroska",
@@ -48,6 +49,19 @@ class Session:
         if found is None:
             return None, f"the recording {source} is missing (looked in {', '.join(map(str, candidates))})"
         return found.resolve(), None
+
+    def gameplay(self) -> tuple[dict | None, str | None]:
+        """The attached gameplay capture ({"path", "offset_s"}, fer.playtest.gameplay) and why there is none."""
+        try:
+            attached = read_gameplay(self.folder)
+        except GameplayError as error:
+            return None, str(error)
+        if attached is None:
+            return None, None
+        path = Path(attached["source"])
+        if not path.is_file():
+            return None, f"the gameplay capture {path} is missing"
+        return {"path": path, "offset_s": attached["offset_s"]}, None
 
     def listing(self) -> dict:
         """One row of the sessions list."""

@@ -113,6 +113,12 @@ async def session_data(request: web.Request) -> web.Response:
                             "name": recording.name}
     elif recording_error:
         content["errors"].append(recording_error)
+    capture, capture_error = session.gameplay()
+    if capture is not None:
+        content["gameplay"] = {"url": f"/api/video?id={urllib.parse.quote(session.id)}&which=gameplay",
+                               "name": capture["path"].name, "offset_s": capture["offset_s"]}
+    elif capture_error:
+        content["errors"].append(capture_error)
     try:
         if session.live is not None:
             rows, content["offset"] = read_live_rows(session.live_folder / "frames.csv")
@@ -135,7 +141,14 @@ def _annotations(session: Session) -> tuple[list[dict], str | None]:
 
 
 async def video(request: web.Request) -> web.StreamResponse:
-    recording, error = _session(request).recording()
+    """The session's recording, or with which=gameplay its attached gameplay capture."""
+    session = _session(request)
+    if request.query.get("which", "recording") == "gameplay":
+        capture, error = session.gameplay()
+        recording = capture["path"] if capture else None
+        error = error or "no gameplay capture is attached to this session"
+    else:
+        recording, error = session.recording()
     if recording is None:
         return _error(404, error)
     return web.FileResponse(recording, headers={"Content-Type": VIDEO_TYPES.get(recording.suffix.lower(), "")})

@@ -64,6 +64,12 @@ def models_note(rows: pd.DataFrame) -> tuple[list[str], str | None]:
     return models, None
 
 
+def session_names(rows: pd.DataFrame, groups: list[str]) -> dict[str, list[str]]:
+    """Each group's sessions (those with a face: the others add no row)."""
+    group = rows.group if "group" in rows.columns else pd.Series(ALL, index=rows.index)
+    return {g: sorted(set(rows.session[group == g])) for g in groups}
+
+
 def about(summaries: list[dict], rows: pd.DataFrame, by: str | None, groups: list[str], calibrated: bool) -> dict:
     """What every aggregate and comparison file says of its input."""
     models, mixed = models_note(rows)
@@ -72,7 +78,7 @@ def about(summaries: list[dict], rows: pd.DataFrame, by: str | None, groups: lis
             "models": models, "warnings": [mixed] if mixed else [],
             "interval": INTERVAL, "ranges": {m: list(RANGES[m]) for m in measures(calibrated)},
             "sessions_without_faces": without_faces(summaries, rows),
-            "session_names": [s["session"] for s in summaries], "annotations": annotation_rows(summaries),
+            "session_names": session_names(rows, groups), "annotations": annotation_rows(summaries),
             "summary_files": {s["session"]: s.get("summary_file") for s in summaries}}
 
 

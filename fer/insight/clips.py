@@ -11,6 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer.playtest.gameplay import GameplayError, read_gameplay
+
 log = logging.getLogger(__name__)
 STILL_WIDTH = 480
 CLIP_WIDTH = 640
@@ -27,10 +29,15 @@ def find_recording(source: str | None, folder: Path) -> Path | None:
 
 
 def gameplay_of(summary: dict) -> tuple[Path | None, float]:
-    """The gameplay capture attached to the session (fer analyze --gameplay) and its offset in seconds."""
-    gameplay = summary.get("gameplay") or {}
-    folder = Path(summary.get("summary_file", ".")).parent
-    return find_recording(gameplay.get("source"), folder), float(gameplay.get("offset_s") or 0.0)
+    """The gameplay capture attached to the session (fer.playtest.gameplay) and its offset in seconds."""
+    try:
+        attached = read_gameplay(Path(summary.get("summary_file", "summary.json")).parent)
+    except GameplayError as error:
+        log.warning("%s; its gameplay is left out", error)
+        return None, 0.0
+    if attached is None or not Path(attached["source"]).is_file():
+        return None, 0.0
+    return Path(attached["source"]), attached["offset_s"]
 
 
 def frame_at(recording: Path, time_s: float) -> np.ndarray | None:

@@ -135,8 +135,7 @@ def write_comparison(summaries: list[dict], rows: pd.DataFrame, out_dir: Path, g
     table.to_csv(out_dir / "comparison.csv", index=False, float_format="%.5f")
     base = about(summaries, rows, by, groups, calibrated)
     base["warnings"] = [*(warnings or []), *base["warnings"]]
-    sessions = {g: sorted(set(rows[rows.group == g].session)) for g in groups}
-    content = {"schema": COMPARISON_SCHEMA, **base, "session_names": sessions,
+    content = {"schema": COMPARISON_SCHEMA, **base,
                "contrasts": [{"a": a, "b": b} for a, b in zip(groups, groups[1:])],
                "tested": int(table.p.notna().sum()), "significant_count": int(table.significant.sum()),
                "note": untested_note(table), "findings": findings(table, by), "alpha": ALPHA,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -175,7 +176,7 @@ def analyze_frames(recording: Recording, model, settings: AnalysisSettings, rows
     detector = FaceDetector(settings.detector, settings.detect_width, settings.face_score, settings.min_face_px)
     tracker = FaceTracker(min_track_s=settings.min_track_s)
     timing = Timing()
-    with tqdm(total=recording.sampled_frames, desc=recording.name, unit="frame", disable=not progress) as bar, \
+    with tqdm(total=recording.sampled_frames, desc=recording.name, unit="frame", disable=not progress or not sys.stderr.isatty()) as bar, \
             open(rows_file, "w", newline="") as out:
         writer = csv.DictWriter(out, FRAME_COLUMNS, extrasaction="ignore")
         writer.writeheader()

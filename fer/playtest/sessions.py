@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import asdict
@@ -220,18 +221,48 @@ def analyze_many(sources: list[str | Path], out_root: Path, model, settings: Ana
     "failed" (with the error), and "interrupted" (not done because of Ctrl-C, which raises BatchInterrupted)."""
     result: dict[str, list] = {"done": [], "skipped": [], "failed": [], "interrupted": []}
     pending = list(sources)
+    started, analysed_s = time.monotonic(), 0.0
     try:
-        for source, name in zip(sources, session_names(sources)):
+        for number, (source, name) in enumerate(zip(sources, session_names(sources)), start=1):
+            began = time.monotonic()
+            if progress:
+                say(f"{number} of {len(sources)}: {source}")
             outcome, failure = analyze_one(source, out_root / name, name, model, settings, model_name, events_path,
                                            build, progress, max_duration_s, live)
             result[outcome].append(failure or str(source))
             pending.pop(0)
+            if outcome == "done":
+                analysed_s += time.monotonic() - began
+            if progress:
+                eta = analysed_s / max(1, len(result["done"])) * len(pending)
+                say(f"  {headline(outcome, failure, out_root / name)}"
+                    + (f"; {len(pending)} left, about {eta:.0f} s more" if pending and result["done"] else "")
+                    + ("" if pending else f"; batch done in {time.monotonic() - started:.1f} s"))
     except KeyboardInterrupt:
         result["interrupted"] = [str(source) for source in pending]
         raise BatchInterrupted(result) from None
     finally:
         write_batch(out_root, result)
     return result
+
+
+def say(line: str) -> None:
+    """A progress line on stderr, whole, whether or not it is a terminal."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def headline(outcome: str, failure: dict | None, out_dir: Path) -> str:
+    """One line of what a recording gave: its players, face visibility, main emotion and speed."""
+    if outcome == "failed":
+        return f"FAILED: {failure['type']}: {failure['error']}"
+    if outcome == "skipped":
+        return f"{out_dir.name}: already analysed with these settings and model"
+    summary = json.loads((out_dir / "summary.json").read_text())
+    dominant = [p.get("dominant_emotion") for p in summary["per_player"].values() if p.get("dominant_emotion")]
+    players = f"{summary['players']} player{'' if summary['players'] == 1 else 's'}"
+    return (f"{summary['session']}: {players}, face visible {summary['face_visible_ratio']:.0%}"
+            + (f", mostly {dominant[0]}" if dominant else "")
+            + f", {summary['timing']['realtime_multiple']:g}x real time")
 
 
 def write_batch(out_root: Path, result: dict) -> None:

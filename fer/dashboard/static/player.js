@@ -67,10 +67,12 @@ export function videoPlayer(video, onUnplayable) {
   return element;
 }
 
-// Keeps a second video (the gameplay capture, a local file) at the main player's time plus an offset.
-export function syncedSecondVideo(player) {
+// Keeps a second video (the gameplay capture: the one attached to the session, or a local file chosen here) at
+// the main player's time plus an offset.
+export function syncedSecondVideo(player, attached = null) {
   const second = el("video", {id: "gameplay", controls: true, muted: true});
-  const offset = el("input", {type: "number", id: "gameplay-offset", step: "0.1", value: "0", size: 6});
+  if (attached) second.src = attached.url;
+  const offset = el("input", {type: "number", id: "gameplay-offset", step: "0.1", value: attached ? attached.offset_s : "0", size: 6});
   const file = el("input", {type: "file", accept: "video/*", id: "gameplay-file",
     onchange: () => { if (file.files[0]) second.src = URL.createObjectURL(file.files[0]); }});
   let lastSync = 0;
@@ -83,7 +85,7 @@ export function syncedSecondVideo(player) {
     }
     if (player.paused !== second.paused) player.paused ? second.pause() : second.play().catch(() => {});
   };
-  const controls = el("div", {class: "toolbar"}, "gameplay capture ", file,
+  const controls = el("div", {class: "toolbar"}, "gameplay capture ", attached ? `${attached.name} (attached) or ` : "", file,
     " offset (s: gameplay time = recording time + offset) ", offset);
   return {element: el("div", {}, controls, second), sync};
 }

@@ -56,7 +56,7 @@ export async function showSession(root, id) {
     media.append(fallback.element);
   }
   const second = syncedSecondVideo({get currentTime() { return player.currentTime; },
-                                    get paused() { return player.paused; }});
+                                    get paused() { return player.paused; }}, data.gameplay);
   media.append(second.element);
 
   const seek = t => { player.currentTime = Math.max(0, t); lanes.setTime(player.currentTime); };
@@ -76,6 +76,8 @@ export async function showSession(root, id) {
     el("div", {}, el("h2", {}, "Segments"), segmentsTables(summary.per_player || {}, seek))));
   const annotations = annotationEditor(annotationsBox, id, () => player.currentTime, seek, list => lanes.setAnnotations(list));
   annotations.show(data.annotations);
+  const start = Number(new URLSearchParams(location.search).get("t"));  // /session/NAME?t=11.2 opens there
+  if (start > 0) seek(start);
 
   let shown = -1;
   const follow = () => {
