@@ -93,3 +93,17 @@ def served_models(tmp_path_factory):
     write_savedmodel(inference_model(model, tta_flip=True, tta_rotation=12), root / "fer_model" / "1")
     write_savedmodel(inference_model(model, tta_flip=False, tta_rotation=12), root / "fer_fast" / "1")
     return root, images
+
+
+@pytest.fixture(scope="module")  # a module at a time: Playwright's sync API runs one instance per thread
+def browser():
+    from tests.dashboard_fixtures import NON_LOCAL_ABORTED, chromium_path
+    chromium = chromium_path()
+    if chromium is None:
+        pytest.skip("no `chromium` on PATH (.ci/run installs Debian's chromium with apt-get)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True,
+                                             args=["--disable-gpu", *NON_LOCAL_ABORTED])
+        yield browser
+        browser.close()

@@ -5,6 +5,7 @@ generated probabilities; A/B builds made from the real summary; `fer dashboard` 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -126,3 +127,48 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(10)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+SCREENSHOTS = os.environ.get("FER_DASHBOARD_SCREENSHOTS")  # a folder (docs/) to keep the screenshots in
+TIMEOUT_MS = 30_000
+
+
+class Tab:
+    """A page of the dashboard, with the requests to anywhere else aborted and its errors collected."""
+
+    def __init__(self, browser, base: str, width: int = 1400):
+        self.base, self.outside, self.errors = base, [], []
+        self.context = browser.new_context(viewport={"width": width, "height": 1000}, service_workers="block")
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.set_default_timeout(TIMEOUT_MS)
+
+    def _route(self, route):
+        if route.request.url.startswith(self.base):
+            route.continue_()
+        else:
+            self.outside.append(route.request.url)
+            route.abort()
+
+    def open(self, path: str):
+        self.page.goto(self.base + path, wait_until="load")
+        return self.page
+
+    def screenshot(self, name: str, tmp_path: Path) -> Path:
+        return self.keep(self.page, name, tmp_path)
+
+    @staticmethod
+    def keep(page, name: str, tmp_path: Path) -> Path:
+        """A full-page screenshot of ``page``, also copied into FER_DASHBOARD_SCREENSHOTS where that is set."""
+        shot = tmp_path / name
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+        if SCREENSHOTS:
+            shutil.copy(shot, Path(SCREENSHOTS) / name)
+        return shot
+
+    def close(self):
+        assert not self.outside, f"the page asked the network for {self.outside}"
+        assert not self.errors, f"errors in the page: {self.errors}"
+        self.context.close()

@@ -3,10 +3,7 @@ dashboard's own is aborted): a real server process over real results of real rec
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -15,14 +12,11 @@ from fer.insight.compare import side_rows, write_comparison
 from fer.insight.summaries import load_summaries
 from fer.playtest.settings import AnalysisSettings
 from fer.playtest.sessions import analyze_many
-from tests.dashboard_fixtures import (MODEL, NON_LOCAL_ABORTED, builds_from, chromium_path, one_hour_session, start_dashboard, stop,
-                                      write_recording)
+from tests.dashboard_fixtures import MODEL, Tab, builds_from, one_hour_session, start_dashboard, stop, write_recording
 
 SETTINGS = AnalysisSettings(sample_fps=2.0, smoothing_s=1.0, reaction_window_s=2.0)
 EVENTS = "time,event,end,level\n0,intro,6,1\n6,boss,12,1\n7,death,,1\n"
 SCHEDULE = [(6, True), (2, False), (4, True)]  # 12 s: a face, nobody, the face again
-SCREENSHOTS = os.environ.get("FER_DASHBOARD_SCREENSHOTS")  # a folder (docs/) to keep the screenshots in
-TIMEOUT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
@@ -59,55 +53,6 @@ def dashboard(results):
     process, url = start_dashboard([results["out"], results["reports"], *results["builds"]])
     yield url
     stop(process)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium = chromium_path()
-    if chromium is None:
-        pytest.skip("no `chromium` on PATH (.ci/run installs Debian's chromium with apt-get)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True,
-                                             args=["--disable-gpu", *NON_LOCAL_ABORTED])
-        yield browser
-        browser.close()
-
-
-class Tab:
-    """A page of the dashboard, with the requests to anywhere else aborted and its errors collected."""
-
-    def __init__(self, browser, base: str, width: int = 1400):
-        self.base, self.outside, self.errors = base, [], []
-        self.context = browser.new_context(viewport={"width": width, "height": 1000}, service_workers="block")
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.set_default_timeout(TIMEOUT_MS)
-
-    def _route(self, route):
-        if route.request.url.startswith(self.base):
-            route.continue_()
-        else:
-            self.outside.append(route.request.url)
-            route.abort()
-
-    def open(self, path: str):
-        self.page.goto(self.base + path, wait_until="load")
-        return self.page
-
-    def screenshot(self, name: str, tmp_path: Path) -> Path:
-        shot = tmp_path / name
-        self.page.screenshot(path=str(shot), full_page=True)
-        assert shot.stat().st_size > 10_000
-        if SCREENSHOTS:
-            shutil.copy(shot, Path(SCREENSHOTS) / name)
-        return shot
-
-    def close(self):
-        assert not self.outside, f"the page asked the network for {self.outside}"
-        assert not self.errors, f"errors in the page: {self.errors}"
-        self.context.close()
 
 
 @pytest.fixture
@@ -319,7 +264,6 @@ def test_ab_page_opens_on_a_forest_plot_whose_rows_open_their_sessions_at_the_se
     highlighted = page.eval_on_selector_all("tr.sig", "rows => rows.map(r => [...r.cells].slice(0, 2).map(c => c.textContent))")
     assert highlighted == [["1 / boss", "valence"]]
     assert page.locator("tr.sig details.sessions summary").inner_text() == "8 + 8 sessions"  # folded to a count
-    tab.screenshot("dashboard-comparison-synthetic.png", tmp_path)
     page.click("svg.forest g.forest-row[data-segment='1 / boss']")
     links = page.eval_on_selector_all("#picked a", "links => links.map(a => a.getAttribute('href'))")
     assert len(links) == 16 and all(link.endswith("?t=6") for link in links)

@@ -107,6 +107,7 @@ def test_folders_given_as_builds_are_checked_against_their_labels(results, tmp_p
     assert "sessions given as 41 are labelled build 42 in their summaries" in run.stderr
     assert "8 sessions are on both sides" in run.stderr
     named = fer("compare", "--a", results / "results" / "b41", "--b", results / "results" / "b43", "--out", tmp_path / "n")
+    assert named.returncode == 0 and "warning" not in named.stderr, named.stderr
     assert json.loads((tmp_path / "n" / "comparison.json").read_text())["groups"] == ["41", "43"]
 
 

@@ -39,13 +39,19 @@ def chart_figures(content: dict, measure: str | None = None) -> dict[str, object
     return figures
 
 
-def _rows_table(content: dict) -> pd.DataFrame:
+def _rows_table(content: dict, brief: bool = False) -> pd.DataFrame:
+    """The tested rows; ``brief``: only the significant ones and those of the headline measure."""
     rows = pd.DataFrame(content["rows"])
     if rows.empty:
         return rows
-    shown = rows[rows.ci_low.notna()]
-    return shown[["a", "b", "segment", "measure", "design", "n_a", "n_b", "mean_a", "mean_b", "difference",
-                  "ci_low", "ci_high", "hedges_g", "p", "q", "direction", "note"]]
+    shown = rows[rows.p.notna()]
+    if brief:
+        shown = shown[shown.significant | (shown.measure == measures(content["calibrated"])[0])]
+    return shown.reset_index(drop=True)
+
+
+TABLE_COLUMNS = ["a", "b", "segment", "measure", "design", "n_a", "n_b", "mean_a", "mean_b", "difference", "ci_low",
+                 "ci_high", "hedges_g", "p", "q", "direction", "note"]
 
 
 def headline_html(content: dict) -> str:
@@ -58,19 +64,24 @@ def headline_html(content: dict) -> str:
         lines.append(f'<p class="warn">{html.escape(content["note"])}</p>')
     found = content["findings"]
     lines.append("<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in found) + "</ul>" if found
-                 else "<p>No difference is significant at q &lt; 0.05.</p>")
+                 else f"<p>No difference is significant at q &lt; {content['alpha']}"
+                      f" ({content['tested']} tests over {content['participants']} participants).</p>")
     return "".join(lines)
 
 
-def comparison_page(content: dict, moments: list[dict] | None = None, title: str | None = None) -> str:
-    """The comparison as one self-contained page; with ``moments`` (moment_stills), their stills too."""
+def comparison_page(content: dict, moments: list[dict] | None = None, title: str | None = None,
+                    brief: bool = False) -> str:
+    """The comparison as one self-contained page; with ``moments`` (clips.with_stills), their stills too;
+    ``brief``: the table keeps the significant rows and the headline measure's (comparison.csv has them all)."""
     sections = [("Findings", headline_html(content))]
     sections += [(stem.replace("_", " "), pages.figure_html(figure, stem)) for stem, figure in chart_figures(content).items()]
     if moments:
         sections.append(("Strongest moments", moments_html(moments)))
-    table = _rows_table(content)
-    sections.append(("Every tested segment and measure", pages.table_html(table, highlight=None) if len(table)
-                     else "<p>nothing was tested</p>"))
+    table = _rows_table(content, brief)
+    heading = (f"Significant rows and every {measures(content['calibrated'])[0]} row (all of them: comparison.csv)"
+               if brief else "Every tested segment and measure")
+    sections.append((heading, pages.table_html(table[TABLE_COLUMNS], highlight=table.significant.astype(bool))
+                     if len(table) else "<p>nothing was tested</p>"))
     title = title or f"Playtest: {' vs '.join(content['groups'])}"
     return pages.page(title, sections)
 
@@ -103,5 +114,6 @@ def write_report(content: dict, moments: list[dict], out_file: Path, charts_dir:
             figure.savefig(path, dpi=110, bbox_inches="tight")
             written.append(path)
         pages.plt.close(figure)
-    out_file.write_text(comparison_page(content, moments, f"Playtest report: {' vs '.join(content['groups'])}"))
+    out_file.write_text(comparison_page(content, moments, f"Playtest report: {' vs '.join(content['groups'])}",
+                                        brief=True))
     return [out_file, *written]

@@ -133,7 +133,7 @@ export function trendChart(estimates, groups, segments, measure, range) {
       shown.map(([i, e]) => [
         e.ci_low !== null ? svg("line", {x1: x(i), x2: x(i), y1: y(e.ci_low), y2: y(e.ci_high), stroke: colour, opacity: 0.5, "stroke-width": 3}) : null,
         svg("circle", {cx: x(i), cy: y(e.mean), r: 4, fill: colour}, svg("title", {}, `${segment}, ${groups[i]}: ${e.mean.toFixed(3)} (n ${e.n})`))]),
-      svg("text", {x: W - 140, y: top + 14 * k + 10, fill: colour, class: "tick"}, segment)));
+      svg("text", {x: W - 140, y: top + 14 * k + 10, style: `fill: ${colour}`, class: "tick"}, segment)));
   });
   return chart;
 }

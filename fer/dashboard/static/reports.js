@@ -136,14 +136,14 @@ function showComparison(root, data) {
       el("h2", {}, `Every participant's ${state.measure} per segment`),
       heatStrip(content.participant_values, groups, strip.length ? strip : segments, state.measure, range,
         v => pick(v.segment, [v.group])),
-      groups.length >= 3 ? [el("h2", {}, `${state.measure} over ${groups.length} ${content.by}s`),
-        trendChart(content.estimates, groups, segments, state.measure, range)] : null);
+      ...(groups.length >= 3 ? [el("h2", {}, `${state.measure} over ${groups.length} ${content.by}s`),
+        trendChart(content.estimates, groups, segments, state.measure, range)] : []));
     const untested = rows.filter(r => r.ci_low === null);
     const shown = rows.filter(r => r.ci_low !== null && !(r.difference === 0 && !r.significant));
     tables.replaceChildren(el("h2", {}, "Every tested segment and measure"), comparisonTable(data, shown, [a, b]),
-      untested.length ? el("details", {}, el("summary", {}, `${untested.length} rows not tested`),
+      ...(untested.length ? [el("details", {}, el("summary", {}, `${untested.length} rows not tested`),
         table(["segment", "measure", "n", "why"], untested.map(r => el("tr", {}, el("td", {}, r.segment),
-          el("td", {}, r.measure), el("td", {}, `${r.n_a}/${r.n_b}`), el("td", {}, r.note))))) : null);
+          el("td", {}, r.measure), el("td", {}, `${r.n_a}/${r.n_b}`), el("td", {}, r.note)))))] : []));
   }
   render();
 }

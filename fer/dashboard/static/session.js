@@ -26,7 +26,7 @@ export async function showSession(root, id) {
     el("h1", {}, "Session " + id, " ", data.live ? el("span", {class: "live", id: "live-badge"}, "live") : null),
     el("div", {id: "errors"}, errors(data.errors)),
     ...(summary.warnings || []).map(w => el("p", {class: "warn"}, w)),
-    el("p", {}, `build ${summary.build ?? "–"} · ${summary.players ?? "?"} players · ${number(duration, 1)} s · `,
+    el("p", {}, `build ${summary.build ?? "–"} · ${summary.players ?? "?"} player${summary.players === 1 ? "" : "s"} · ${number(duration, 1)} s · `,
       `face visible ${number(summary.face_visible_ratio, 2)} · `, status),
     media);
 

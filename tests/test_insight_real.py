@@ -1,0 +1,118 @@
+"""The studio's whole path on real faces: the clips of ../shared/videos as a made-up study of three builds
+(tests/real_footage.py), analysed by `fer analyze`, compared by `fer compare` with a participants table, handed
+on by `fer report` and `fer clips`, and reviewed in `fer dashboard` in headless Chromium. The screenshots made
+here (docs/, with FER_DASHBOARD_SCREENSHOTS=docs) blur every face."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import cv2
+import pytest
+
+from fer.insight.measures import RANGES
+from tests.conftest import REPO
+from tests.dashboard_fixtures import Tab, start_dashboard, stop
+from tests.real_footage import BUILDS, VIDEOS, make_study
+
+pytestmark = pytest.mark.skipif(not VIDEOS.is_dir(), reason=f"the real clips {VIDEOS} are not on this machine (they"
+                                " exist only on the developers' machines)")
+BLUR_FACES = "video, img.flipbook, .moment img { filter: blur(24px); }"
+SEGMENTS = {"1 / intro", "3 / boss", "4 / outro"}
+
+
+def fer(*arguments, cwd) -> subprocess.CompletedProcess:
+    run = subprocess.run([sys.executable, "-m", "fer.cli", *map(str, arguments)], capture_output=True, text=True,
+                         cwd=cwd, timeout=600)
+    assert run.returncode == 0, run.stderr
+    return run
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    folder = make_study(tmp_path_factory.mktemp("study"))
+    for build in BUILDS:
+        fer("analyze", *sorted((folder / f"build{build}").glob("*.mp4")), "--build", build, "--out",
+            folder / "results" / f"build{build}", "--quiet", cwd=folder)
+    fer("compare", "results", "--participants", "participants.csv", "--participant-pattern", r"p\d+",
+        "--out", "comparison", cwd=folder)
+    return folder
+
+
+def test_three_builds_of_real_sessions_are_compared_with_every_interval_in_range(study):
+    content = json.loads((study / "comparison" / "comparison.json").read_text())
+    assert content["groups"] == ["41", "42", "43"] and content["participants"] == 11
+    assert content["models"] == [str(REPO / "serving/models/fer_fast")] and not content["warnings"]
+    boss = [e for e in content["estimates"] if e["segment"] == "3 / boss" and e["measure"] == "valence"]
+    assert [e["n"] for e in boss] == [4, 4, 3] and all(e["small"] for e in boss)
+    assert SEGMENTS <= {e["segment"] for e in content["estimates"]}
+    for row in content["estimates"]:
+        if row["ci_low"] is not None:
+            assert RANGES[row["measure"]][0] <= row["ci_low"] <= row["ci_high"] <= RANGES[row["measure"]][1]
+    assert all(r["design"] == "independent" for r in content["rows"])  # one clip a participant: nobody is paired
+
+
+def test_the_report_opens_offline_with_its_charts_and_stills(study, browser, tmp_path):
+    run = fer("report", "comparison", "--out", "report/report.html", "--moments", "4", cwd=study)
+    assert "opens offline" in run.stdout
+    charts = sorted(p.name for p in (study / "report" / "report_charts").iterdir())
+    assert charts == sorted(f"{stem}.{kind}" for stem in ("emotion_mix", "forest_41_42", "forest_42_43",
+                                                           "heat_strip", "trend") for kind in ("png", "svg"))
+    context = browser.new_context(offline=True)
+    page = context.new_page()
+    page.goto((study / "report" / "report.html").as_uri(), wait_until="load")
+    loaded = page.eval_on_selector_all("img", "images => images.map(i => i.naturalWidth)")
+    assert len(loaded) == 5 + 4 and all(width > 100 for width in loaded)  # five charts, four face stills
+    assert page.locator(".moment").count() == 4 and "Findings" in page.inner_text("body")
+    page.add_style_tag(content=BLUR_FACES)
+    Tab.keep(page, "insight-report.png", tmp_path)
+    context.close()
+
+
+def test_clips_of_the_strongest_moments_are_webm_files_that_decode(study):
+    run = fer("clips", "results", "--moments", "3", "--seconds", "2", "--out", "clips", cwd=study)
+    clips = sorted((study / "clips").glob("*.webm"))
+    assert len(clips) == 3 and "3 of 3:" in run.stdout
+    for clip in clips:
+        capture = cv2.VideoCapture(str(clip))
+        frames, fps = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), capture.get(cv2.CAP_PROP_FPS)
+        ok, frame = capture.read()
+        capture.release()
+        assert ok and frame.shape[1] <= 640 and frames >= 1.5 * fps, (clip.name, frames, fps)
+
+
+@pytest.fixture(scope="module")
+def dashboard(study):
+    process, url = start_dashboard([study / "results", study / "comparison"], cwd=study)
+    yield url
+    stop(process)
+
+
+def test_the_dashboard_draws_every_chart_of_the_real_comparison(study, browser, dashboard, tmp_path):
+    tab = Tab(browser, dashboard)
+    page = tab.open("/comparison/comparison")
+    page.wait_for_selector("svg.forest g.forest-row")
+    segments = set(page.eval_on_selector_all("svg.forest g.forest-row", "rows => rows.map(r => r.dataset.segment)"))
+    assert SEGMENTS <= segments
+    heat = page.locator("svg.heat rect.heat-cell")
+    assert heat.count() == 11 * len(page.eval_on_selector_all("svg.heat text.tick", "t => t"))
+    filled = page.eval_on_selector_all("svg.heat rect.heat-cell", "cells => cells.filter(c => c.getAttribute('fill')"
+                                       " !== '#eee').length")
+    assert filled >= 11 * 3
+    assert not tab.errors, tab.errors
+    assert page.locator("svg.trend g.trend-line").count() >= 4 and page.locator("svg.mix rect").count() >= 7 * 12
+    tab.screenshot("insight-comparison.png", tmp_path)
+    page.click("svg.forest g.forest-row[data-segment='3 / boss']")
+    assert page.locator("#picked a").count() == 8  # builds 41 and 42
+    longest = page.locator("#picked a", has_text="p02")  # liveportrait_d6, 33.6 s
+    href = longest.get_attribute("href")
+    assert "?t=" in href
+    longest.click()
+    page.wait_for_function("() => window.__lanes && window.__lanes.charts.length >= 4")
+    start = float(href.split("?t=")[1])
+    page.wait_for_function(f"() => Math.abs(document.querySelector('video#recording')"
+                           f".currentTime - {start}) < 0.3")
+    page.add_style_tag(content=BLUR_FACES)
+    tab.screenshot("insight-session.png", tmp_path)
+    tab.close()
