@@ -41,8 +41,9 @@ def test_the_bootstrap_interval_covers_a_known_difference_as_often_as_it_claims(
         result = stats.compare_independent(a, b, resamples=2000, seed=seed)
         covered += result.low <= true_difference <= result.high
         assert result.p == pytest.approx(scipy_stats.ttest_ind(b, a, equal_var=False).pvalue)
-    # percentile bootstraps run a little short of 95% at 15 a group; 300 runs give a standard error of 1.3 points
-    assert 0.89 <= covered / simulations <= 0.98, covered / simulations
+    # percentile bootstraps run a little short of 95% at 15 a group (92.1% over 1,000 such runs); these 300 give
+    # 89.3%, within three standard errors (1.5 points)
+    assert 0.88 <= covered / simulations <= 0.98, covered / simulations
 
 
 def test_intervals_never_leave_the_measures_range_where_a_t_interval_does():
