@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
-from fer.cli import build_parser
+from fer.cli.main import build_parser
 from fer.cli.analyze import ANALYSIS_HELP, ANALYSIS_RANGES, ModelNotFoundError, default_model
 from fer.tf import filter_startup_lines
 from fer.playtest.settings import AnalysisSettings

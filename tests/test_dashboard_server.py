@@ -91,7 +91,7 @@ HEAVY = ("tensorflow", "keras", "tensorflow_serving")
 IMPORTS = f"""
 import json, sys
 from pathlib import Path
-from fer.cli import build_parser
+from fer.cli.main import build_parser
 from fer.dashboard.server import make_app
 from fer.dashboard.catalog import Catalog
 build_parser()

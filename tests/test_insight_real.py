@@ -35,6 +35,10 @@ def study(tmp_path_factory):
     for build in BUILDS:
         fer("analyze", *sorted((folder / f"build{build}").glob("*.mp4")), "--build", build, "--out",
             folder / "results" / f"build{build}", "--quiet", cwd=folder)
+    # p11's gameplay capture: another real clip, 0.5 s ahead (attached to the finished session: no analysis)
+    attached = fer("analyze", "build43/p11.mp4", "--build", "43", "--out", folder / "results" / "build43",
+                   "--gameplay", VIDEOS / "liveportrait_d14.mp4", "--gameplay-offset", "0.5", "--quiet", cwd=folder)
+    assert "1 already done" in attached.stdout and "gameplay capture" in attached.stdout
     fer("compare", "results", "--participants", "participants.csv", "--participant-pattern", r"p\d+",
         "--out", "comparison", cwd=folder)
     return folder
@@ -63,8 +67,10 @@ def test_the_report_opens_offline_with_its_charts_and_stills(study, browser, tmp
     page = context.new_page()
     page.goto((study / "report" / "report.html").as_uri(), wait_until="load")
     loaded = page.eval_on_selector_all("img", "images => images.map(i => i.naturalWidth)")
-    assert len(loaded) == 5 + 4 and all(width > 100 for width in loaded)  # five charts, four face stills
     assert page.locator(".moment").count() == 4 and "Findings" in page.inner_text("body")
+    # five charts, four face stills and, for p11's moment (among the four), its gameplay capture's
+    assert page.locator(".moment", has_text="p11").locator("img").count() == 2
+    assert len(loaded) == 5 + 4 + 1 and all(width > 100 for width in loaded)
     page.add_style_tag(content=BLUR_FACES)
     Tab.keep(page, "insight-report.png", tmp_path)
     context.close()
@@ -73,13 +79,23 @@ def test_the_report_opens_offline_with_its_charts_and_stills(study, browser, tmp
 def test_clips_of_the_strongest_moments_are_webm_files_that_decode(study):
     run = fer("clips", "results", "--moments", "3", "--seconds", "2", "--out", "clips", cwd=study)
     clips = sorted((study / "clips").glob("*.webm"))
-    assert len(clips) == 3 and "3 of 3:" in run.stdout
+    assert len(clips) == 3 + 1 and "3 of 3:" in run.stdout  # p11's moment has a gameplay clip too
     for clip in clips:
         capture = cv2.VideoCapture(str(clip))
         frames, fps = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), capture.get(cv2.CAP_PROP_FPS)
         ok, frame = capture.read()
         capture.release()
         assert ok and frame.shape[1] <= 640 and frames >= 1.5 * fps, (clip.name, frames, fps)
+
+
+def test_a_sessions_gameplay_capture_gives_its_own_stills_and_clips(study):
+    from fer.insight.clips import strongest_moments, with_stills
+    from fer.insight.summaries import load_summaries
+    run = fer("clips", "results/build43/p11", "--moments", "1", "--seconds", "2", "--out", "p11_clips", cwd=study)
+    names = sorted(p.name for p in (study / "p11_clips").glob("*.webm"))
+    assert len(names) == 2 and names[0].endswith("_face.webm") and names[1].endswith("_gameplay.webm"), run.stdout
+    (moment,) = with_stills(strongest_moments(load_summaries([study / "results" / "build43" / "p11"]), 1))
+    assert moment["gameplay_offset_s"] == 0.5 and moment["face"][:2] == moment["gameplay"][:2] == b"\xff\xd8"
 
 
 @pytest.fixture(scope="module")
@@ -115,4 +131,23 @@ def test_the_dashboard_draws_every_chart_of_the_real_comparison(study, browser, 
                            f".currentTime - {start}) < 0.3")
     page.add_style_tag(content=BLUR_FACES)
     tab.screenshot("insight-session.png", tmp_path)
+    tab.close()
+
+
+def test_the_dashboard_plays_the_attached_capture_and_exports_clips(study, browser, dashboard):
+    tab = Tab(browser, dashboard)
+    page = tab.open("/session/p11")
+    page.wait_for_function("() => window.__lanes")
+    assert "which=gameplay" in page.get_attribute("video#gameplay", "src")
+    assert page.input_value("#gameplay-offset") == "0.5"
+    for which in ("face", "gameplay"):
+        response = page.request.get(f"{dashboard}/api/clip?id=p11&t=4&seconds=2&which={which}")
+        assert response.status == 200 and response.headers["content-type"] == "video/webm"
+        assert response.body()[:4] == b"\x1a\x45\xdf\xa3"  # EBML: a WebM file
+        assert "attachment" in response.headers["content-disposition"]
+    with page.expect_download() as download:
+        page.click("a.clip >> nth=0")
+    assert download.value.suggested_filename.endswith("_face.webm")
+    for query, status in (("t=abc", 400), ("t=4&seconds=300", 400), ("t=4&which=other", 400), ("t=999", 404)):
+        assert page.request.get(f"{dashboard}/api/clip?id=p11&{query}").status == status, query
     tab.close()

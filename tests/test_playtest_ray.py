@@ -146,7 +146,7 @@ def test_fer_analyze_ray_on_a_local_cluster_and_without_ray_never_importing_it(t
 
     # the same recordings without --ray: the same folders, and Ray is not imported
     local = tmp_path / "local"
-    code = ("import sys\nfrom fer.cli import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
+    code = ("import sys\nfrom fer.cli.main import main\ntry:\n    main(sys.argv[1:])\nfinally:\n"
             "    print('ray imported' if 'ray' in sys.modules else 'no ray')")
     run = subprocess.run([sys.executable, "-c", code, "analyze", first, second, "--out", local, "--model", MODEL,
                           "--quiet", "--sample-fps", "5"], capture_output=True, text=True, cwd=REPO, timeout=300)

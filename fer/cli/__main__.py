@@ -1,3 +1,3 @@
-from fer.cli import main
+from fer.cli.main import main
 
 main()

@@ -11,16 +11,17 @@ import asyncio
 import hmac
 import json
 import logging
+import tempfile
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 from aiohttp import web
 
 from fer.dashboard.address import DEFAULT_HOST, DEFAULT_PORT, is_loopback
 from fer.dashboard.catalog import VIDEO_TYPES, Catalog, Session
 from fer.dashboard.lanes import finished_lanes, live_lanes, read_live_rows
+from fer.insight.clips import clip_name, still_jpeg, write_clip
 from fer.playtest.annotations import (AnnotationsError, Conflict, add_annotation, annotations_path, delete_annotation,
                                       edit_annotation, read_annotations)
 
@@ -154,22 +155,6 @@ async def video(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(recording, headers={"Content-Type": VIDEO_TYPES.get(recording.suffix.lower(), "")})
 
 
-def decode_frame(recording: Path, time_s: float) -> bytes | None:
-    """The recording's frame at ``time_s`` as a JPEG, scaled to FLIPBOOK_WIDTH at most."""
-    capture = cv2.VideoCapture(str(recording), cv2.CAP_FFMPEG)
-    try:
-        capture.set(cv2.CAP_PROP_POS_MSEC, time_s * 1000)
-        ok, frame = capture.read()
-    finally:
-        capture.release()
-    if not ok:
-        return None
-    if frame.shape[1] > FLIPBOOK_WIDTH:
-        frame = cv2.resize(frame, (FLIPBOOK_WIDTH, round(frame.shape[0] * FLIPBOOK_WIDTH / frame.shape[1])),
-                           interpolation=cv2.INTER_AREA)
-    return cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
-
-
 async def frame(request: web.Request) -> web.Response:
     """One frame of the recording, for the flip-book shown where the browser cannot play the video's codec."""
     recording, error = _session(request).recording()
@@ -179,10 +164,46 @@ async def frame(request: web.Request) -> web.Response:
         time_s = max(0.0, float(request.query.get("t", "0")))
     except ValueError:
         return _error(400, "t must be a number of seconds")
-    jpeg = await asyncio.get_running_loop().run_in_executor(None, decode_frame, recording, time_s)
+    jpeg = await asyncio.get_running_loop().run_in_executor(None, still_jpeg, recording, time_s, FLIPBOOK_WIDTH)
     if jpeg is None:
         return _error(404, f"no frame at {time_s:g} s in {recording.name}")
     return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+
+
+MAX_CLIP_S = 30.0
+
+
+async def clip(request: web.Request) -> web.StreamResponse:
+    """A WebM clip of the recording (or, with which=gameplay, the attached capture at its offset) of ``seconds``
+    around ``t``, as a download; nothing is kept on the server."""
+    session = _session(request)
+    which = request.query.get("which", "face")
+    if which not in ("face", "gameplay"):
+        return _error(400, "which must be face or gameplay")
+    try:
+        time_s, seconds = float(request.query.get("t", "0")), float(request.query.get("seconds", "4"))
+    except ValueError:
+        return _error(400, "t and seconds must be numbers of seconds")
+    if not (0 <= time_s < 1e7 and 0 < seconds <= MAX_CLIP_S):
+        return _error(400, f"t must be at least 0 and seconds between 0 and {MAX_CLIP_S:g}")
+    if which == "gameplay":
+        capture, error = session.gameplay()
+        source, offset = (capture["path"], capture["offset_s"]) if capture else (None, 0.0)
+        error = error or "no gameplay capture is attached to this session"
+    else:
+        (source, error), offset = session.recording(), 0.0
+    if source is None:
+        return _error(404, error)
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "clip.webm"
+        start = time_s + offset - seconds / 2
+        frames = await asyncio.get_running_loop().run_in_executor(None, write_clip, source, start, start + seconds, out)
+        if not frames:
+            return _error(404, f"no frame around {time_s:g} s in {source.name}")
+        body = out.read_bytes()
+    name = clip_name({"session": session.id, "time_s": time_s, "emotion": "clip"}, which)
+    return web.Response(body=body, content_type="video/webm",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 async def _body(request: web.Request) -> dict:
@@ -269,6 +290,7 @@ def make_app(roots: list[Path], token: str | None = None) -> web.Application:
     app.router.add_get("/api/session", session_data)
     app.router.add_get("/api/video", video)
     app.router.add_get("/api/frame", frame)
+    app.router.add_get("/api/clip", clip)
     app.router.add_get("/api/stream", stream)
     app.router.add_get("/api/report", report_data)
     app.router.add_get("/api/annotations", annotations_get)

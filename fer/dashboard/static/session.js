@@ -64,6 +64,9 @@ export async function showSession(root, id) {
     el("button", {id: "zoom-in", onclick: () => lanes.zoom(1 / 2)}, "zoom in"),
     el("button", {id: "zoom-out", onclick: () => lanes.zoom(2)}, "zoom out"),
     el("button", {id: "zoom-all", onclick: () => lanes.showRange(null)}, "whole session"),
+    el("button", {id: "export-clip", onclick: () => download(clipUrl(id, player.currentTime, "face"))}, "export 4 s clip at cursor"),
+    data.gameplay ? el("button", {id: "export-gameplay-clip", onclick: () => download(clipUrl(id, player.currentTime, "gameplay"))},
+      "export gameplay clip") : null,
     el("span", {class: "lane-title"}, "press or drag in a lane to seek; wheel to zoom; double-click for the whole session"));
   root.append(zoomBar, lanesBox);
   const lanes = new Lanes(lanesBox, lanesData, {duration, segments: summary.segments || [], onSeek: seek});
@@ -72,7 +75,7 @@ export async function showSession(root, id) {
   const annotationsBox = el("div", {id: "annotations"});
   root.append(el("div", {class: "columns"},
     el("div", {}, el("h2", {}, "Annotations"), annotationsBox),
-    el("div", {}, el("h2", {}, "Strongest moments"), momentsTable(summary.strongest_moments || [], seek)),
+    el("div", {}, el("h2", {}, "Strongest moments"), momentsTable(summary.strongest_moments || [], seek, id)),
     el("div", {}, el("h2", {}, "Segments"), segmentsTables(summary.per_player || {}, seek))));
   const annotations = annotationEditor(annotationsBox, id, () => player.currentTime, seek, list => lanes.setAnnotations(list));
   annotations.show(data.annotations);
@@ -101,11 +104,18 @@ function followLive(id, offset, lanes, status) {
   source.addEventListener("done", () => { source.close(); location.reload(); });  // now a finished session
 }
 
-function momentsTable(moments, seek) {
-  return table(["time (s)", "player", "emotion", "probability"], moments.map(m =>
+const clipUrl = (id, t, which) => `/api/clip?id=${encodeURIComponent(id)}&t=${t.toFixed(2)}&seconds=4&which=${which}`;
+
+function download(url) {
+  el("a", {href: url, download: ""}).click();
+}
+
+function momentsTable(moments, seek, id) {
+  return table(["time (s)", "player", "emotion", "probability", ""], moments.map(m =>
     el("tr", {class: "seek moment", "data-time": m.time_s, onclick: () => seek(m.time_s)},
       el("td", {}, number(m.time_s, 1)), el("td", {}, m.player), el("td", {}, m.emotion),
-      el("td", {}, number(m.probability, 2)))));
+      el("td", {}, number(m.probability, 2)),
+      el("td", {}, el("a", {class: "clip", href: clipUrl(id, m.time_s, "face"), download: "", onclick: event => event.stopPropagation()}, "clip")))));
 }
 
 function segmentsTables(perPlayer, seek) {
