@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+import requests
 
 from tests.conftest import REPO
 from tests.dashboard_fixtures import (MODEL, NON_LOCAL_ABORTED, chromium_path, one_hour_session, start_dashboard, stop,
@@ -163,3 +164,38 @@ def _listing(url: str) -> dict:
             return json.loads(response.read())
     except urllib.error.URLError:
         return {"sessions": []}
+
+
+def test_another_site_can_neither_write_nor_read_through_dns_rebinding(served):
+    _, url = served
+    note = {"time_s": 1.0, "kind": "marker", "text": "from a web page"}
+    target = f"{url}/api/annotations?id=one-hour"
+    cross = requests.post(target, data=json.dumps(note), headers={"Origin": "http://evil.example",
+                                                                  "Content-Type": "text/plain"}, timeout=10)
+    assert cross.status_code == 403 and "evil.example" in cross.json()["error"]
+    fetched = requests.post(target, json=note, headers={"Sec-Fetch-Site": "cross-site"}, timeout=10)
+    assert fetched.status_code == 403
+    assert requests.get(target, timeout=10).json()["annotations"] == []  # nothing was written
+    host, port = url.removeprefix("http://").split(":")
+    for name in ("evil.example", "192.168.1.20"):  # a page's own name, rebound to 127.0.0.1
+        rebound = requests.get(f"{url}/api/session?id=one-hour", headers={"Host": f"{name}:{port}"}, timeout=10)
+        assert rebound.status_code == 403 and "one-hour" not in rebound.text
+    own = requests.post(target, json=note, headers={"Origin": url}, timeout=10)
+    assert own.status_code == 201
+    assert requests.get(f"http://localhost:{port}/api/list", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("body,reason", [(b'{"time_s": ' + b"9" * 5000 + b"}", "Exceeds the limit"),
+                                         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+                                         (b'{"time_s": 1', "Expecting")])
+def test_malformed_annotation_bodies_get_400_with_a_reason(served, body, reason):
+    _, url = served
+    reply = requests.post(f"{url}/api/annotations?id=one-hour", data=body, timeout=10)
+    assert reply.status_code == 400 and reason in reply.json()["error"], reply.text[:300]
+
+
+@pytest.mark.parametrize("offset", ["abc", "-5", "1.5"])
+def test_a_malformed_stream_offset_gets_400(served, offset):
+    _, url = served
+    reply = requests.get(f"{url}/api/stream?id=one-hour&offset={offset}", timeout=10)
+    assert reply.status_code == 400 and "offset" in reply.json()["error"]

@@ -259,3 +259,11 @@ def test_clients_wait_for_a_restarting_server(served_models, tmp_path):
         assert results == {"rest": (3, 7), "grpc": (3, 7)}
     finally:
         stop(process)
+
+
+@pytest.mark.parametrize("body,reason", [(b'{"instances": [' + b"9" * 5000 + b"]}", "Exceeds the limit"),
+                                         (b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+                                         (b'{"instances": [1, 2', "JSON Parse error")])
+def test_json_that_pythons_parser_rejects_gets_400_with_a_reason(quick_server, body, reason):
+    reply = requests.post(f"{quick_server}/v1/models/fer_model:predict", data=body, timeout=30)
+    assert reply.status_code == 400 and reason in reply.json()["error"], reply.text[:300]

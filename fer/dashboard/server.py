@@ -34,6 +34,9 @@ LIVE_POLL_S = 0.5
 FLIPBOOK_WIDTH = 640  # frames of the flip-book are scaled down to at most this width
 CATALOG = web.AppKey("catalog", Catalog)
 TOKEN = web.AppKey("token", str)
+LOOPBACK_ONLY = web.AppKey("loopback_only", bool)
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "[::1]", "::1"}
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 class UsageError(ValueError):
@@ -74,6 +77,21 @@ async def token_check(request: web.Request, handler):
     if request.query.get("token"):
         response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict")
     return response
+
+
+@web.middleware
+async def same_site_only(request: web.Request, handler):
+    """Refuses requests whose Host is not a name of this machine while it listens on loopback only (another
+    name is DNS rebinding: a web page's own host resolving to 127.0.0.1), and writes from another origin (a
+    web page's form or fetch; browsers always send Origin on those)."""
+    if request.app[LOOPBACK_ONLY] and (request.host or "").rsplit(":", 1)[0].lower() not in LOOPBACK_NAMES:
+        return _error(403, f"Host {request.host!r} is not this dashboard's address; open it at 127.0.0.1")
+    origin = request.headers.get("Origin")
+    if request.method in UNSAFE_METHODS and (
+            (origin is not None and origin != f"{request.scheme}://{request.host}")
+            or request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none")):
+        return _error(403, f"writes come only from the dashboard's own page, not from {origin or 'another site'}")
+    return await handler(request)
 
 
 def _session(request: web.Request) -> Session:
@@ -208,9 +226,11 @@ async def clip(request: web.Request) -> web.StreamResponse:
 
 async def _body(request: web.Request) -> dict:
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "the body must be JSON"}), content_type="application/json")
+        body = json.loads(await request.text())
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # ValueError: JSON, and a 5,000-digit integer
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error).split(":")[0]
+        raise web.HTTPBadRequest(text=json.dumps({"error": f"the body must be JSON ({reason})"}),
+                                 content_type="application/json")
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text=json.dumps({"error": "the body must be a JSON object"}),
                                  content_type="application/json")
@@ -249,7 +269,12 @@ async def stream(request: web.Request) -> web.StreamResponse:
     appended, then ``done`` once the analysis has ended (the session then reads as a finished one)."""
     session = _session(request)
     frames_csv = session.live_folder / "frames.csv"
-    offset = int(request.query.get("offset", "0") or 0)
+    try:
+        offset = int(request.query.get("offset", "0") or 0)
+    except ValueError:
+        return _error(400, "offset must be a whole number of bytes")
+    if offset < 0:
+        return _error(400, "offset must be a whole number of bytes")
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
     circumplex = (session.live or {}).get("circumplex", {})
@@ -278,9 +303,10 @@ async def report_data(request: web.Request) -> web.Response:
                   "sessions": sessions})
 
 
-def make_app(roots: list[Path], token: str | None = None) -> web.Application:
-    app = web.Application(middlewares=[token_check])
-    app[CATALOG], app[TOKEN] = Catalog(roots), token or ""
+def make_app(roots: list[Path], token: str | None = None, loopback_only: bool = True) -> web.Application:
+    """The dashboard over ``roots``; ``loopback_only``: it listens on loopback, so every Host must name it."""
+    app = web.Application(middlewares=[same_site_only, token_check])
+    app[CATALOG], app[TOKEN], app[LOOPBACK_ONLY] = Catalog(roots), token or "", loopback_only
     static_files = {p.name: p for p in STATIC.iterdir() if p.is_file()}
     app.router.add_get("/", page)
     for prefix in ("session", "aggregate", "comparison"):
@@ -305,7 +331,7 @@ def serve(roots: list[Path], options: DashboardOptions) -> None:
     options.check()
 
     async def run() -> None:
-        runner = web.AppRunner(make_app(roots, options.token), shutdown_timeout=1.0, access_log=None)
+        runner = web.AppRunner(make_app(roots, options.token, is_loopback(options.host)), shutdown_timeout=1.0, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, options.host, options.port)
         await site.start()

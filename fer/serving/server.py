@@ -195,7 +195,7 @@ def _json_body(raw: bytes) -> dict:
     """The request's JSON object; booleans are refused (Python would take true as 1), deep nesting too."""
     try:
         body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is one; so is a 5,000-digit integer's
         raise ServingError("INVALID_ARGUMENT", f"JSON Parse error: {error}") from None
     except RecursionError:
         raise ServingError("INVALID_ARGUMENT", "JSON Parse error: the JSON is nested too deeply") from None
