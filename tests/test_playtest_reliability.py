@@ -135,7 +135,8 @@ def test_ctrl_c_keeps_finished_sessions_and_leaves_no_partial_one(tmp_path):
     assert json.loads((out / "long" / "summary.json").read_text()) == before
     assert len(pd.read_csv(out / "long" / "frames.csv")) == LONG_FRAMES
     assert json.loads((out / "short" / "summary.json").read_text())["settings"]["smoothing_s"] == 1.0
-    assert sorted(p.name for p in out.iterdir()) == ["batch.json", "long", "short", "third"]
+    assert sorted(p.name for p in out.iterdir()) == [".batch.json.lock", ".long.lock", ".short.lock", ".third.lock",
+                                                     "batch.json", "long", "short", "third"]  # locks: no partials
 
 
 class CameraPlayingAVideo:
@@ -347,3 +348,65 @@ def test_a_json_write_that_fails_leaves_the_previous_file_and_no_temporary(tmp_p
     with pytest.raises(TypeError):
         write_json(batch, {"done": [object()]})  # fails once the temporary file exists
     assert json.loads(batch.read_text()) == {"done": ["a.mp4"]} and list(tmp_path.iterdir()) == [batch]
+
+
+def start_fer(arguments: list, logs: Path) -> subprocess.Popen:
+    logs.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(fer_command(*arguments), stdout=open(logs / "stdout", "w"), stderr=open(logs / "stderr", "w"),
+                            cwd=REPO)
+
+
+def wait_for(folder: Path, pattern: str, process: subprocess.Popen, logs: Path) -> None:
+    deadline = time.monotonic() + 240
+    while not list(folder.glob(pattern)):
+        assert process.poll() is None, (logs / "stderr").read_text()
+        assert time.monotonic() < deadline, "the analysis never started"
+        time.sleep(0.01)
+
+
+def test_two_runs_on_one_session_at_once_take_turns_and_both_succeed(tmp_path):
+    video = faceless_video(tmp_path / "v.mp4", frames=LONG_FRAMES)
+    out = tmp_path / "R"
+    arguments = ["analyze", video, "--out", out, "--sample-fps", "10", "--model", MODEL, "--quiet"]
+    first = start_fer(arguments, tmp_path / "first")
+    try:
+        wait_for(out, f".v{PARTIAL}*", first, tmp_path / "first")  # the first is writing its session
+        second = run_fer(*arguments)
+        assert first.wait(240) == 0, (tmp_path / "first" / "stderr").read_text()
+    finally:
+        first.kill()
+    assert second.returncode == 0, second.stderr
+    assert "another run is analysing this session; waiting for it" in second.stderr
+    assert "0 analysed, 1 already done, 0 failed" in second.stdout  # it waited, then found the session finished
+    assert all((out / "v" / name).is_file() for name in OUTPUT_FILES) and not list(out.glob(f"*{PARTIAL}*"))
+
+
+def test_runs_of_different_recordings_at_once_both_keep_their_outcome_in_batch_json(tmp_path):
+    long, short = faceless_video(tmp_path / "long.mp4", frames=LONG_FRAMES), faceless_video(tmp_path / "short.mp4")
+    out = tmp_path / "R"
+    first = start_fer(["analyze", long, "--out", out, "--sample-fps", "10", "--model", MODEL, "--quiet"], tmp_path / "a")
+    try:
+        wait_for(out, f".long{PARTIAL}*", first, tmp_path / "a")
+        assert run_fer("analyze", short, "--out", out, "--model", MODEL, "--quiet").returncode == 0
+        assert first.wait(240) == 0, (tmp_path / "a" / "stderr").read_text()
+    finally:
+        first.kill()
+    batch = json.loads((out / "batch.json").read_text())
+    assert sorted(batch["done"]) == [str(long), str(short)] and batch["failed"] == []
+
+
+def test_a_session_of_another_recording_is_never_replaced_without_being_asked(tmp_path):
+    day1, day2 = faceless_video(tmp_path / "day1" / "session.mp4"), faceless_video(tmp_path / "day2" / "session.mp4", 30)
+    out = tmp_path / "R"
+    assert run_fer("analyze", day1, "--out", out, "--model", MODEL, "--quiet").returncode == 0
+    (out / "session.annotations.json").write_text('{"annotations": []}')
+    second = run_fer("analyze", day2, "--out", out, "--model", MODEL, "--quiet")
+    assert second.returncode == 0, second.stderr
+    assert f"{out / 'session'} holds the session of another recording: {day2} goes to {out / 'session-2'}" in second.stderr
+    assert json.loads((out / "session" / "summary.json").read_text())["source"] == str(day1)
+    second_summary = json.loads((out / "session-2" / "summary.json").read_text())
+    assert second_summary["source"] == str(day2) and second_summary["session"] == "session-2"
+    again = run_fer("analyze", day2, "--out", out, "--model", MODEL, "--quiet")
+    assert "0 analysed, 1 already done" in again.stdout and not (out / "session-3").exists()
+    replaced = run_fer("analyze", day2, "--out", out, "--model", MODEL, "--quiet", "--overwrite")
+    assert replaced.returncode == 0 and json.loads((out / "session" / "summary.json").read_text())["source"] == str(day2)

@@ -128,6 +128,8 @@ def run(args: argparse.Namespace) -> None:
         sys.exit("fer analyze: --events applies to one recording; put <name>.events.csv beside each instead")
     if not args.inputs:
         sys.exit("fer analyze: give recordings (files or folders) or --camera INDEX")
+    if args.overwrite and args.ray is not None:
+        sys.exit("fer analyze: --overwrite is for a local run; without --ray, or remove the old session first")
     if args.gameplay and (len(args.inputs) > 1 or args.camera is not None):
         sys.exit("fer analyze: --gameplay applies to one recording; put <name>.gameplay.mp4 beside each instead")
     if args.gameplay and not args.gameplay.is_file():
@@ -165,7 +167,8 @@ def run(args: argparse.Namespace) -> None:
     try:
         result = run_batch(args.inputs, args.out, model, settings, model_name=str(args.model),
                            events_path=args.events, build=args.build, progress=not args.quiet,
-                           max_duration_s=args.max_duration, live=args.live)
+                           max_duration_s=args.max_duration, live=args.live,
+                           **({"overwrite": True} if args.overwrite else {}))
     except (ServingError, ConnectionError) as error:  # only --ray's: a worker cannot open the model, no cluster
         sys.exit(f"fer analyze: --ray: {error}")
     except BatchInterrupted as interrupted:
@@ -182,11 +185,12 @@ def run(args: argparse.Namespace) -> None:
 
 def pending(args: argparse.Namespace, settings) -> list:
     """The inputs not already analysed into --out with these settings, events and model (a camera always is)."""
-    from fer.playtest.sessions import already_done, events_beside, is_camera, session_names
+    from fer.playtest.sessions import events_beside, is_camera, is_done, session_folder, session_names
     left = []
     for source, name in zip(args.inputs, session_names(args.inputs)):
         events = args.events or (None if is_camera(source) else events_beside(Path(source)))
-        if is_camera(source) or not already_done(source, args.out / name, events, settings, str(args.model)):
+        folder = session_folder(args.out / name, source, args.overwrite)
+        if is_camera(source) or not is_done(source, folder, events, settings, str(args.model)):
             left.append(source)
     return left
 
@@ -194,9 +198,9 @@ def pending(args: argparse.Namespace, settings) -> list:
 def attach_captures(args: argparse.Namespace) -> None:
     """Attaches --gameplay to the one recording's session, or each recording's <name>.gameplay.<ext>."""
     from fer.playtest.gameplay import attach_gameplay, gameplay_beside, gameplay_path
-    from fer.playtest.sessions import is_camera, session_names
+    from fer.playtest.sessions import is_camera, session_folder, session_names
     for source, name in zip(args.inputs, session_names(args.inputs)):
-        session = args.out / name
+        session = session_folder(args.out / name, source, args.overwrite)
         if is_camera(source) or not (session / "summary.json").is_file():
             continue
         capture = args.gameplay or gameplay_beside(Path(source))
@@ -262,6 +266,9 @@ def add_parser(commands) -> None:
             kind = str if default is None else number_in(type(default), ANALYSIS_RANGES[f.name])
             analyze.add_argument(flag, dest=f.name, type=kind, default=default, help=text)
     analyze.add_argument("--quiet", action="store_true", help="no progress bars")
+    analyze.add_argument("--overwrite", action="store_true",
+                         help="replace a session folder that holds another recording's session; without it that"
+                              " recording's session goes to <name>-2 (-3, ...), said in the output")
     analyze.add_argument("--live", action="store_true",
                          help="also append each row, as its batch is classified, to <out>/.live/<name>/ so that"
                               " `fer dashboard <out>` shows the session growing (a smaller --batch-size makes"

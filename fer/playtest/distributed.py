@@ -26,8 +26,8 @@ from typing import Callable
 import ray
 
 from fer.contract import ServingError
-from fer.playtest.sessions import (BatchInterrupted, already_done, analyze_one, events_beside, is_camera,
-                                   remove_leftovers, session_names, write_batch)
+from fer.playtest.sessions import (BatchInterrupted, analyze_one, events_beside, is_camera, is_done, remove_leftovers,
+                                   session_folder, session_names, write_batch)
 from fer.playtest.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
@@ -142,10 +142,12 @@ def analyze_on_ray(sources: list[str | Path], out_root: Path, model_path: str | 
 
 def _finished_here(source: Path, out_dir: Path, settings: AnalysisSettings, model_name: str,
                    events_path: Path | None) -> bool:
-    """Whether the driver sees ``out_dir`` finished for ``source`` (removing leftovers beside it, as a worker
-    would); anything it cannot check (another node's paths, an error) is left to a worker."""
+    """Whether the driver sees ``source``'s session folder finished (changing nothing: a worker removes
+    leftovers under the session's lock); anything it cannot check (another node's paths, an error) is left to a
+    worker."""
     try:
-        return already_done(source, out_dir, events_path or events_beside(source), settings, model_name)
+        return is_done(source, session_folder(out_dir, source), events_path or events_beside(source), settings,
+                       model_name)
     except Exception:
         return False
 

@@ -7,6 +7,7 @@ session that fails is reported and the others go on; Ctrl-C keeps the finished s
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -15,6 +16,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 
@@ -110,6 +113,7 @@ def analyze_session(source: str | Path, out_dir: Path, model, settings: Analysis
         summary = summarize(frames, timeline, events, duration, settings)
         timeline = calibrated_timeline(timeline, summary)
         summary.update(session=session or out_dir.name, source=str(source),
+                       source_path=None if is_camera(source) else str(Path(source).resolve()),
                        events=str(events_path) if events_path else None, build=build, model=model_name,
                        frame_size=list(recording.frame_size), fingerprint=key,
                        timing={"seconds": round(elapsed, 3), "realtime_multiple": round(duration / elapsed, 2),
@@ -162,12 +166,19 @@ def is_finished(out_dir: Path, key: str) -> bool:
     return isinstance(summary, dict) and summary.get("fingerprint") == key
 
 
+def is_done(source: str | Path, out_dir: Path, events: Path | None, settings: AnalysisSettings,
+            model_name: str) -> bool:
+    """Whether ``out_dir`` holds the finished analysis of ``source`` with these events, settings and model (never
+    for a camera, whose sessions are all new). Changes nothing."""
+    return not is_camera(source) and is_finished(out_dir, fingerprint(source, events, settings, model_name))
+
+
 def already_done(source: str | Path, out_dir: Path, events: Path | None, settings: AnalysisSettings,
                  model_name: str) -> bool:
-    """Removes the leftovers of killed runs beside ``out_dir``; whether it then holds the finished analysis of
-    ``source`` with these events, settings and model (never for a camera, whose sessions are all new)."""
+    """is_done, after removing the leftovers of killed runs beside ``out_dir``: only under its session lock
+    (analyze_one), where a leftover cannot be a running analysis's."""
     remove_leftovers(out_dir)
-    return not is_camera(source) and is_finished(out_dir, fingerprint(source, events, settings, model_name))
+    return is_done(source, out_dir, events, settings, model_name)
 
 
 def measures_of(stats: dict) -> dict:
@@ -215,8 +226,10 @@ def session_report(summary: dict, frames: pd.DataFrame, timeline: pd.DataFrame) 
 
 def analyze_many(sources: list[str | Path], out_root: Path, model, settings: AnalysisSettings,
                  model_name: str = "", events_path: Path | None = None, build: str | None = None,
-                 progress: bool = True, max_duration_s: float | None = None, live: bool = False) -> dict:
-    """Analyses every recording (or camera index) into ``out_root/<name>/`` (names from session_names);
+                 progress: bool = True, max_duration_s: float | None = None, live: bool = False,
+                 overwrite: bool = False) -> dict:
+    """Analyses every recording (or camera index) into ``out_root/<name>/`` (names from session_names; a
+    folder holding another recording's session is never replaced unless ``overwrite``: analyze_one);
     returns what it writes to ``out_root/batch.json``: the sources "done", "skipped" (already done),
     "failed" (with the error), and "interrupted" (not done because of Ctrl-C, which raises BatchInterrupted)."""
     result: dict[str, list] = {"done": [], "skipped": [], "failed": [], "interrupted": []}
@@ -228,14 +241,14 @@ def analyze_many(sources: list[str | Path], out_root: Path, model, settings: Ana
             if progress:
                 say(f"{number} of {len(sources)}: {source}")
             outcome, failure = analyze_one(source, out_root / name, name, model, settings, model_name, events_path,
-                                           build, progress, max_duration_s, live)
+                                           build, progress, max_duration_s, live, overwrite)
             result[outcome].append(failure or str(source))
             pending.pop(0)
             if outcome == "done":
                 analysed_s += time.monotonic() - began
             if progress:
                 eta = analysed_s / max(1, len(result["done"])) * len(pending)
-                say(f"  {headline(outcome, failure, out_root / name)}"
+                say(f"  {headline(outcome, failure, session_folder(out_root / name, source, overwrite))}"
                     + (f"; {len(pending)} left, about {eta:.0f} s more" if pending and result["done"] else "")
                     + ("" if pending else f"; batch done in {time.monotonic() - started:.1f} s"))
     except KeyboardInterrupt:
@@ -265,26 +278,96 @@ def headline(outcome: str, failure: dict | None, out_dir: Path) -> str:
             + f", {summary['timing']['realtime_multiple']:g}x real time")
 
 
+OUTCOMES = ("done", "skipped", "failed", "interrupted")
+
+
+def _source_of(entry) -> str:
+    return entry["source"] if isinstance(entry, dict) else str(entry)
+
+
 def write_batch(out_root: Path, result: dict) -> None:
-    """``out_root/batch.json``: what a batch did (local or on Ray), written whole or not at all."""
+    """``out_root/batch.json``: what the batches run on this folder did (local or on Ray), each source under its
+    latest outcome, so that runs at once, or one after another, each keep theirs; written whole or not at all,
+    under a lock shared by every run on the folder."""
     out_root.mkdir(parents=True, exist_ok=True)
-    write_json(out_root / "batch.json", result)
+    with locked(out_root / ".batch.json.lock"):
+        try:
+            merged = json.loads((out_root / "batch.json").read_text())
+            merged = {outcome: list(merged.get(outcome, [])) for outcome in OUTCOMES}
+        except (OSError, ValueError, AttributeError):
+            merged = {outcome: [] for outcome in OUTCOMES}
+        mine = {_source_of(entry) for outcome in OUTCOMES for entry in result.get(outcome, [])}
+        for outcome in OUTCOMES:
+            merged[outcome] = [e for e in merged[outcome] if _source_of(e) not in mine] + list(result.get(outcome, []))
+        write_json(out_root / "batch.json", merged)
+
+
+@contextmanager
+def locked(path: Path, waiting: str | None = None) -> Iterator[None]:
+    """Holds an exclusive flock on ``path`` (created if need be); the kernel releases it when the holder ends,
+    however it ends, so a crashed run never holds it. ``waiting``: said once if another holder makes us wait."""
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting:
+                log.warning(waiting)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def recorded_source(folder: Path) -> str | None:
+    """The recording a finished session folder was analysed from (its absolute path), None where there is none."""
+    try:
+        summary = json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(summary, dict) or summary.get("source") is None:
+        return None
+    return summary.get("source_path") or str(Path(summary["source"]).resolve())
+
+
+def session_folder(out_dir: Path, source: str | Path, overwrite: bool = False) -> Path:
+    """Where ``source``'s session goes: ``out_dir``, unless that holds a session of another recording (or of a
+    camera, whose every session is new); then ``out_dir-2``, ``-3``, ...: the first free one or ``source``'s own.
+    With ``overwrite``, ``out_dir`` whatever it holds."""
+    if overwrite:
+        return out_dir
+    mine = None if is_camera(source) else str(Path(source).resolve())
+    candidate, number = out_dir, 1
+    while (holder := recorded_source(candidate)) is not None and (mine is None or holder != mine):
+        number += 1
+        candidate = out_dir.with_name(f"{out_dir.name}-{number}")
+    return candidate
 
 
 def analyze_one(source: str | Path, out_dir: Path, name: str, model, settings: AnalysisSettings,
                 model_name: str = "", events_path: Path | None = None, build: str | None = None,
-                progress: bool = True, max_duration_s: float | None = None, live: bool = False
-                ) -> tuple[str, dict | None]:
-    """One source as a batch does it: ("skipped", None) if ``out_dir`` holds its finished results, ("done",
-    None) once analysed, or ("failed", {"source", "type", "error"}) whatever the cause."""
+                progress: bool = True, max_duration_s: float | None = None, live: bool = False,
+                overwrite: bool = False) -> tuple[str, dict | None]:
+    """One source as a batch does it: ("skipped", None) if its folder holds its finished results, ("done",
+    None) once analysed, or ("failed", {"source", "type", "error"}) whatever the cause. Its folder is ``out_dir``
+    or, where that holds another recording's session, the next free name (session_folder); runs at once on the
+    same folder take turns (a lock beside it), and only leftovers of runs that are gone are removed."""
     camera = is_camera(source)
     source = str(source) if camera else Path(source)
     try:
         events = events_path or (None if camera else events_beside(source))
-        if already_done(source, out_dir, events, settings, model_name):
-            return "skipped", None
-        analyze_session(source, out_dir, model, settings, events, build, progress, model_name, max_duration_s,
-                        session=name, live=live)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        with locked(out_dir.with_name(f".{out_dir.name}.lock"),
+                    f"{out_dir}: another run is analysing this session; waiting for it"):
+            folder = session_folder(out_dir, source, overwrite)
+            if folder != out_dir:
+                name = str(PurePosixPath(name).with_name(folder.name))
+                log.warning("%s holds the session of another recording: %s goes to %s (--overwrite replaces it)",
+                            out_dir, source, folder)
+            if already_done(source, folder, events, settings, model_name):
+                return "skipped", None
+            analyze_session(source, folder, model, settings, events, build, progress, model_name, max_duration_s,
+                            session=name, live=live)
     except Exception as error:  # one bad recording, whatever the cause, must not stop the batch
         log.error("%s: %s: %s", source, type(error).__name__, error, exc_info=not isinstance(error, EXPECTED_ERRORS))
         return "failed", {"source": str(source), "type": type(error).__name__, "error": str(error)}
