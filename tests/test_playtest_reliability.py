@@ -410,3 +410,19 @@ def test_a_session_of_another_recording_is_never_replaced_without_being_asked(tm
     assert "0 analysed, 1 already done" in again.stdout and not (out / "session-3").exists()
     replaced = run_fer("analyze", day2, "--out", out, "--model", MODEL, "--quiet", "--overwrite")
     assert replaced.returncode == 0 and json.loads((out / "session" / "summary.json").read_text())["source"] == str(day2)
+
+
+@pytest.mark.parametrize("umask,folder_mode,file_mode", [(0o022, 0o755, 0o644), (0o002, 0o775, 0o664), (0o077, 0o700, 0o600)])
+def test_results_follow_the_umask(tmp_path, umask, folder_mode, file_mode):
+    video = faceless_video(tmp_path / "room.mp4")
+    out = tmp_path / "R"
+    run = subprocess.run(["sh", "-c", f"umask {umask:03o} && exec \"$@\"", "sh", *fer_command(
+        "analyze", video, "--out", out, "--model", MODEL, "--quiet")], capture_output=True, text=True, cwd=REPO,
+        timeout=300)
+    assert run.returncode == 0, run.stderr
+    code = f"from pathlib import Path; from fer.playtest.annotations import add_annotation; add_annotation(Path('{out / 'room.annotations.json'}'), 'room', {{'time_s': 1, 'kind': 'marker', 'text': 'x'}})"
+    subprocess.run(["sh", "-c", f"umask {umask:03o} && exec \"$@\"", "sh", sys.executable, "-c", code], check=True, cwd=REPO)
+    mode = lambda path: path.stat().st_mode & 0o777  # noqa: E731
+    assert mode(out / "room") == folder_mode
+    assert {mode(out / "room" / name) for name in OUTPUT_FILES} == {file_mode}
+    assert mode(out / "batch.json") == mode(out / "room.annotations.json") == file_mode

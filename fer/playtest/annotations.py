@@ -14,16 +14,14 @@ from an older revision of an annotation is refused with Conflict instead of sile
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import uuid
 from collections.abc import Callable
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from fer.playtest.files import write_json
+from fer.playtest.files import locked, write_json
 
 FORMAT = "fer-annotations/1"
 KINDS = ("marker", "note")
@@ -118,15 +116,9 @@ def _change(path: Path, session: str, change: Callable[[list[dict]], object]):
     return result
 
 
-@contextmanager
 def _locked(path: Path):
     """An exclusive lock on a hidden sibling file, held by one writer at a time (processes and threads)."""
-    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    return locked(path.with_name(f".{path.name}.lock"))
 
 
 def _now() -> str:

@@ -1,16 +1,40 @@
-"""Files written whole or not at all: a crash or Ctrl-C mid-write leaves the previous version in place."""
+"""Files shared by runs and users: written whole or not at all (a crash or Ctrl-C mid-write leaves the previous
+version in place), with the modes the umask gives, under locks that a crashed holder never keeps."""
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _umask()  # read once: os.umask can only be read by setting it
+
+
+def with_umask(path: Path, directory: bool = False) -> Path:
+    """Gives ``path`` the mode a plain mkdir or open would have (0777 or 0666 less the umask), where tempfile
+    made it private (0700, 0600): results are shared as the user's other files are."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~UMASK)
+    return path
 
 
 def write_json(path: Path, content: dict) -> None:
     """Writes ``content`` as indented JSON to ``path`` through a temporary file beside it and ``os.replace``."""
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        with_umask(Path(temporary))
         with os.fdopen(descriptor, "w") as file:
             file.write(json.dumps(content, indent=2) + "\n")
             file.flush()
@@ -19,3 +43,20 @@ def write_json(path: Path, content: dict) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def locked(path: Path, waiting: str | None = None) -> Iterator[None]:
+    """Holds an exclusive flock on ``path`` (created if need be); the kernel releases it when the holder ends,
+    however it ends, so a crashed run never holds it. ``waiting``: said once if another holder makes us wait."""
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting:
+                log.warning(waiting)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -7,7 +7,6 @@ session that fails is reported and the others go on; Ctrl-C keeps the finished s
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -16,8 +15,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 
@@ -27,7 +24,7 @@ from fer.contract import ServingError
 from fer.playtest import report
 from fer.playtest.analytics import analyze_frames, calibrated_timeline, smooth, summarize
 from fer.playtest.events import EventsError, load_events
-from fer.playtest.files import write_json
+from fer.playtest.files import locked, with_umask, write_json
 from fer.playtest.settings import AnalysisSettings
 from fer.playtest.live import start_live
 from fer.playtest.video import RecordingError, ends_on_ctrl_c, open_recording
@@ -98,7 +95,7 @@ def analyze_session(source: str | Path, out_dir: Path, model, settings: Analysis
     events = load_events(events_path) if events_path else []
     recording = open_recording(source, settings.sample_fps, max_duration_s)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}{PARTIAL}", dir=out_dir.parent))
+    partial = with_umask(Path(tempfile.mkdtemp(prefix=f".{out_dir.name}{PARTIAL}", dir=out_dir.parent)), directory=True)
     live_rows = start_live(out_dir, session or out_dir.name, source, build, settings.sample_fps) if live else None
     try:
         started = time.perf_counter()
@@ -300,23 +297,6 @@ def write_batch(out_root: Path, result: dict) -> None:
         for outcome in OUTCOMES:
             merged[outcome] = [e for e in merged[outcome] if _source_of(e) not in mine] + list(result.get(outcome, []))
         write_json(out_root / "batch.json", merged)
-
-
-@contextmanager
-def locked(path: Path, waiting: str | None = None) -> Iterator[None]:
-    """Holds an exclusive flock on ``path`` (created if need be); the kernel releases it when the holder ends,
-    however it ends, so a crashed run never holds it. ``waiting``: said once if another holder makes us wait."""
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if waiting:
-                log.warning(waiting)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def recorded_source(folder: Path) -> str | None:
