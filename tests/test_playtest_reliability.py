@@ -19,7 +19,8 @@ import pytest
 from fer.insight.summaries import SummaryError, load_summaries
 from fer.playtest.analytics import PROBABILITY_COLUMNS, frame_table, in_background, smooth, summarize
 from fer.playtest.settings import AnalysisSettings
-from fer.playtest.events import Event, load_events
+from fer.playtest.analytics import segments
+from fer.playtest.events import Event, EventsError, load_events
 from fer.playtest.files import write_json
 from fer.playtest.sessions import OUTPUT_FILES, PARTIAL, analyze_many, analyze_session, session_names
 from fer.serving.client import LocalModel
@@ -426,3 +427,35 @@ def test_results_follow_the_umask(tmp_path, umask, folder_mode, file_mode):
     assert mode(out / "room") == folder_mode
     assert {mode(out / "room" / name) for name in OUTPUT_FILES} == {file_mode}
     assert mode(out / "batch.json") == mode(out / "room.annotations.json") == file_mode
+
+
+@pytest.mark.parametrize("encoding,separator", [("utf-16", "\t"), ("utf-16", ","), ("utf-8", ";"), ("utf-8-sig", "\t")])
+def test_events_in_the_encodings_and_separators_spreadsheets_write_are_read(tmp_path, encoding, separator):
+    text = separator.join(["time", "event", "end"]) + "\r\n" + separator.join(["0", "intro", "4"]) + "\r\n8" \
+        + separator + "death" + separator + "\r\n"
+    (tmp_path / "e.csv").write_bytes(text.encode(encoding))
+    assert load_events(tmp_path / "e.csv") == [Event(0.0, "intro", 4.0), Event(8.0, "death")]
+
+
+def test_an_events_header_without_the_columns_names_what_it_found(tmp_path):
+    (tmp_path / "e.csv").write_text("Time|Event\n0|intro\n")
+    with pytest.raises(EventsError, match=r"e.csv:1: the header must name at least the columns time and event;"
+                                          r" found 'Time\|Event' separated by ','"):
+        load_events(tmp_path / "e.csv")
+    (tmp_path / "latin.csv").write_bytes("time,event\n0,d\xe9but\n".encode("latin-1"))
+    with pytest.raises(EventsError, match="latin.csv: not text in UTF-8 or UTF-16"):
+        load_events(tmp_path / "latin.csv")
+
+
+def test_a_segment_starting_before_the_recording_is_clipped_to_its_start():
+    spans, warnings = segments([Event(-3.0, "lobby", 2.0)], 10.0, AnalysisSettings())
+    assert (spans[0]["start_s"], spans[0]["end_s"]) == (0.0, 2.0) and not warnings
+
+
+def test_every_events_file_of_a_batch_is_checked_before_any_model_loads(tmp_path):
+    good, bad = faceless_video(tmp_path / "a.mp4"), faceless_video(tmp_path / "b.mp4")
+    (tmp_path / "a.events.csv").write_text("time,event\n0,intro\n")
+    (tmp_path / "b.events.csv").write_text("time,event\n0,intro\nsoon,boss\n")
+    run = run_fer("analyze", good, bad, "--out", tmp_path / "R", "--model", MODEL)
+    assert run.returncode == 1 and f"fer analyze: {tmp_path / 'b.events.csv'}:3: time and end must be numbers" in run.stderr
+    assert "loading the model" not in run.stderr and not (tmp_path / "R" / "a").exists()  # before TensorFlow

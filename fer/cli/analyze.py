@@ -150,6 +150,7 @@ def run(args: argparse.Namespace) -> None:
     if settings.precision == "auto":  # resolved, so that the summary and the fingerprint say which one ran
         settings.precision = "bfloat16" if has_native_bfloat16() else "float32"
     bfloat16 = settings.precision == "bfloat16"
+    check_events(args)
     left = pending(args, settings)
     model = None
     if left and args.ray is None:  # with --ray, the Ray workers import TensorFlow and open the model
@@ -181,6 +182,20 @@ def run(args: argparse.Namespace) -> None:
         print(f"FAILED {failure['source']}: {failure['type']}: {failure['error']}", file=sys.stderr)
     if result["failed"]:
         sys.exit(1)
+
+
+def check_events(args: argparse.Namespace) -> None:
+    """Reads every events file of the batch (--events, or <name>.events.csv beside each recording) before any
+    model loads or recording is analysed; exits naming the file and line of the first bad one."""
+    from fer.playtest.events import EventsError, load_events
+    from fer.playtest.sessions import events_beside, is_camera
+    for source in args.inputs:
+        path = args.events or (None if is_camera(source) else events_beside(Path(source)))
+        try:
+            if path:
+                load_events(path)
+        except EventsError as error:
+            sys.exit(f"fer analyze: {error} (nothing was analysed)")
 
 
 def pending(args: argparse.Namespace, settings) -> list:

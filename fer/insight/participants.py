@@ -17,24 +17,14 @@ from pathlib import Path
 import pandas as pd
 
 from fer.insight.measures import EVERY
+from fer.playtest.files import separator_of, spreadsheet_text
 
 PARTICIPANT = "participant"
 SESSION_COLUMNS = ("session", "build", "player", "participant", "model", "source")
-SEPARATORS = ",;\t"
 
 
 class ParticipantsError(ValueError):
     """A bad participants table, link or filter; the message names the file, line or session at fault."""
-
-
-def _text(path: Path) -> str:
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "utf-16") if raw[:2] not in (b"\xff\xfe", b"\xfe\xff") else ("utf-16",):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ParticipantsError(f"{path}: not text in UTF-8 or UTF-16")
 
 
 def read_participants(path: Path) -> pd.DataFrame:
@@ -42,11 +32,12 @@ def read_participants(path: Path) -> pd.DataFrame:
     tab-separated, UTF-8 or UTF-16 (what spreadsheets write)."""
     path = Path(path)
     try:
-        text = _text(path)
+        text = spreadsheet_text(path)
     except OSError as error:
         raise ParticipantsError(f"{path}: cannot be read: {error.strerror or error}") from None
-    header = text.splitlines()[0] if text.strip() else ""
-    separator = max(SEPARATORS, key=header.count)
+    except UnicodeError as error:
+        raise ParticipantsError(str(error)) from None
+    separator = separator_of(text.splitlines()[0] if text.strip() else "")
     rows = list(csv.reader(io.StringIO(text), delimiter=separator))
     if not rows:
         raise ParticipantsError(f"{path}: empty: the first line must name the columns, one of them {PARTICIPANT}")

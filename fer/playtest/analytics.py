@@ -287,7 +287,8 @@ def segments(events: list[Event], duration_s: float | None, settings: AnalysisSe
             warnings.append(f"event {event.label!r} at {event.time_s:g} s (video {start:g}..{end:g} s) is outside"
                             f" the recording (0..{duration_s:g} s); skipped")
             continue
-        spans.append({"segment": event.label, "event": event.name, "level": event.level, "start_s": round(start, 3),
+        spans.append({"segment": event.label, "event": event.name, "level": event.level,
+                      "start_s": round(max(0.0, start), 3),  # what began before the recording starts with it
                       "end_s": round(end if duration_s is None else min(end, duration_s), 3),
                       "moment": event.end_s is None})
     return spans, warnings

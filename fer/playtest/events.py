@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from fer.playtest.files import separator_of, spreadsheet_text
+
 
 class EventsError(ValueError):
     """A bad events file; the message names the file and line."""
@@ -52,9 +54,11 @@ def load_events(path: Path) -> list[Event]:
     """Events sorted by time; the first bad line raises EventsError naming it."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's CSV may start with a byte-order mark
-    except (OSError, UnicodeDecodeError) as error:
-        raise EventsError(f"{path}: cannot be read: {error}") from None
+        text = spreadsheet_text(path)  # UTF-8 with or without a byte-order mark, or a spreadsheet's UTF-16
+    except OSError as error:
+        raise EventsError(f"{path}: cannot be read: {error.strerror or error}") from None
+    except UnicodeError as error:
+        raise EventsError(str(error)) from None
     events = []
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         for number, line in enumerate(text.splitlines(), start=1):
@@ -68,9 +72,13 @@ def load_events(path: Path) -> list[Event]:
                 raise EventsError(f"{path}:{number}: each line must be a JSON object")
             events.append(_event(record, f"{path}:{number}"))
     else:
-        reader = csv.DictReader(text.splitlines())
-        if not reader.fieldnames or not {"time", "event"} <= set(reader.fieldnames):
-            raise EventsError(f"{path}:1: the header must name at least the columns time and event")
+        lines = text.splitlines()
+        separator = separator_of(lines[0] if lines else "")
+        reader = csv.DictReader(lines, delimiter=separator)
+        reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
+        if not {"time", "event"} <= set(reader.fieldnames):
+            raise EventsError(f"{path}:1: the header must name at least the columns time and event; found"
+                              f" {', '.join(map(repr, reader.fieldnames)) or 'nothing'} separated by {separator!r}")
         for record in reader:
             events.append(_event(record, f"{path}:{reader.line_num}"))
     return sorted(events, key=lambda e: e.time_s)

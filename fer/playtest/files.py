@@ -60,3 +60,23 @@ def locked(path: Path, waiting: str | None = None) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+SEPARATORS = ",;\t"
+
+
+def spreadsheet_text(path: Path) -> str:
+    """A text file as spreadsheets save it: UTF-8 (with or without a byte-order mark) or UTF-16 ("Unicode text",
+    with its byte-order mark). UnicodeError naming the file where it is neither."""
+    raw = Path(path).read_bytes()
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UnicodeError(f"{path}: not text in UTF-8 or UTF-16 (byte {error.start} is {raw[error.start]:#04x})") from None
+
+
+def separator_of(header: str) -> str:
+    """The column separator a spreadsheet used: whichever of comma, semicolon and tab the header has most of."""
+    return max(SEPARATORS, key=header.count)
