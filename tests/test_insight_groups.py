@@ -166,3 +166,14 @@ def test_a_table_links_sessions_by_its_session_column(tmp_path):
     linked = link(rows, table).drop_duplicates("session")
     assert list(zip(linked.session, linked.participant, linked.age_band)) == [("day1", "anna", "18-24"),
                                                                               ("s2", "bo", "35-44")]
+
+
+def test_sessions_of_different_models_are_pooled_with_a_warning_or_refused_with_strict(results, tmp_path):
+    other = summary("retrained/p00", "41", {"1 / intro": 0.1, "3 / boss": 0.1}, model="serving/models/fer_model")
+    write(tmp_path / "retrained" / "p00", other)
+    pooled = fer("compare", results / "results", tmp_path / "retrained", "--out", tmp_path / "c")
+    assert pooled.returncode == 0 and "warning: the sessions were analysed by 2 different models" in pooled.stderr
+    written = json.loads((tmp_path / "c" / "comparison.json").read_text())
+    assert written["models"] == ["serving/models/fer_fast", "serving/models/fer_model"] and written["warnings"]
+    refused = fer("aggregate", results / "results", tmp_path / "retrained", "--strict", "--out", tmp_path / "a")
+    assert refused.returncode == 1 and "--strict refuses to pool them" in refused.stderr

@@ -12,6 +12,7 @@ import cv2
 import pytest
 
 from fer.insight.measures import RANGES
+from fer.playtest.sessions import model_identity
 from tests.conftest import REPO
 from tests.dashboard_fixtures import Tab, start_dashboard, stop
 from tests.real_footage import BUILDS, VIDEOS, make_study
@@ -47,7 +48,8 @@ def study(tmp_path_factory):
 def test_three_builds_of_real_sessions_are_compared_with_every_interval_in_range(study):
     content = json.loads((study / "comparison" / "comparison.json").read_text())
     assert content["groups"] == ["41", "42", "43"] and content["participants"] == 11
-    assert content["models"] == [str(REPO / "serving/models/fer_fast")] and not content["warnings"]
+    assert content["models"] == [model_identity(str(REPO / "serving/models/fer_fast"))] and not content["warnings"]
+    assert content["models"][0].startswith("fer_fast/1@")
     boss = [e for e in content["estimates"] if e["segment"] == "3 / boss" and e["measure"] == "valence"]
     assert [e["n"] for e in boss] == [4, 4, 3] and all(e["small"] for e in boss)
     assert SEGMENTS <= {e["segment"] for e in content["estimates"]}

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 
 from fer.cli.common import add_command
-from fer.cli.selection import add_participants, add_sessions, linked_rows, load
+from fer.cli.selection import add_participants, add_sessions, check_models, linked_rows, load
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,9 +35,11 @@ def sides(args: argparse.Namespace) -> tuple[list[dict], pd.DataFrame, list[str]
         try:
             table = read_participants(args.participants) if args.participants else None
             summaries, rows = side_rows(dict(zip(names, loaded)), table, args.participant_pattern)
-            return summaries, where(rows, args.where or []), names, warnings
+            rows = where(rows, args.where or [])
         except ParticipantsError as error:
             sys.exit(f"fer compare: {error}")
+        check_models("compare", rows, args.strict)
+        return summaries, rows, names, warnings
     if not args.sessions:
         sys.exit("fer compare: give SESSIONS (grouped by --by, default build) or --a and --b")
     summaries = load("compare", args.sessions, args.strict)

@@ -20,7 +20,8 @@ STRICT_HELP = ("stop (exit 1) at a summary.json that is not a session summary (n
 def add_sessions(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("sessions", nargs="+" if required else "*", type=Path,
                         help="summary.json files, or folders holding them at any depth (fer analyze's --out)")
-    parser.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    parser.add_argument("--strict", action="store_true", help=STRICT_HELP + "; and refuse sessions analysed by"
+                        " different models, which are otherwise pooled with a warning")
 
 
 def add_participants(parser: argparse.ArgumentParser) -> None:
@@ -55,4 +56,15 @@ def linked_rows(command: str, summaries: list[dict], args: argparse.Namespace) -
         rows = where(link(player_rows(summaries), table, args.participant_pattern), args.where or [])
     except ParticipantsError as error:
         sys.exit(f"fer {command}: {error}")
+    check_models(command, rows, args.strict)
     return rows
+
+
+def check_models(command: str, rows: pd.DataFrame, strict: bool) -> None:
+    """Warns (or, ``strict``, stops) where the sessions were analysed by different models."""
+    from fer.insight.aggregate import models_note
+    _, mixed = models_note(rows)
+    if mixed and strict:
+        sys.exit(f"fer {command}: {mixed}; --strict refuses to pool them")
+    if mixed:
+        print(f"warning: {mixed}", file=sys.stderr)

@@ -100,7 +100,7 @@ def player_rows(summaries: list[dict]) -> pd.DataFrame:
                     continue
                 shift = segment.get("emotion_shift") or {}
                 rows.append({"session": summary["session"], "build": summary.get("build"), "player": player,
-                             "model": summary.get("model"), "source": summary.get("source"),
+                             "model": summary.get("model_id") or summary.get("model"), "source": summary.get("source"),
                              "segment": segment["segment"], "valence": segment["valence"],
                              "arousal": segment["arousal"], "face_visible_ratio": segment["face_visible_ratio"],
                              "attention": segment.get("attention"), **segment["emotion_share"],

@@ -7,6 +7,7 @@ session that fails is reported and the others go on; Ctrl-C keeps the finished s
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -20,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from fer.contract import ServingError
+from fer.contract import ServingError, versions_on_disk
 from fer.playtest import report
 from fer.playtest.analytics import analyze_frames, calibrated_timeline, smooth, summarize
 from fer.playtest.events import EventsError, load_events
@@ -63,6 +64,23 @@ def fingerprint(source: str | Path, events: Path | None, settings: AnalysisSetti
             stat = path.stat()
             parts.append(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=None)
+def model_identity(model_name: str) -> str:
+    """Which model a session was analysed with, beyond its path: ``<name>/<version>@<hash>`` of a SavedModel's
+    fingerprint.pb (TensorFlow's checksums of its graph and weights; saved_model.pb where there is none), so a
+    retrained model at the same path reads as another; a server URL as given."""
+    path = Path(model_name)
+    if not model_name or "://" in model_name or not path.is_dir():
+        return model_name
+    versions = versions_on_disk(path)
+    folder = path / str(versions[-1]) if versions else path
+    for name in ("fingerprint.pb", "saved_model.pb"):
+        if (folder / name).is_file():
+            digest = hashlib.sha256((folder / name).read_bytes()).hexdigest()[:12]
+            return f"{path.resolve().name}/{folder.name}@{digest}" if versions else f"{path.resolve().name}@{digest}"
+    return model_name
 
 
 def is_camera(source: str | Path) -> bool:
@@ -112,6 +130,7 @@ def analyze_session(source: str | Path, out_dir: Path, model, settings: Analysis
         summary.update(session=session or out_dir.name, source=str(source),
                        source_path=None if is_camera(source) else str(Path(source).resolve()),
                        events=str(events_path) if events_path else None, build=build, model=model_name,
+                       model_id=model_identity(model_name),
                        frame_size=list(recording.frame_size), fingerprint=key,
                        timing={"seconds": round(elapsed, 3), "realtime_multiple": round(duration / elapsed, 2),
                                **{k: round(v, 3) for k, v in asdict(timing).items()}})
