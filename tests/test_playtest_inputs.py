@@ -1,6 +1,7 @@
 """Playtest analytics on bad input: each gets a clear message naming the culprit."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -108,3 +109,67 @@ def test_a_missing_yunet_model_is_named():
     from fer.faces import FaceDetector
     with pytest.raises(FileNotFoundError, match="yunet.onnx"):
         FaceDetector(yunet_model=REPO / "no" / "yunet.onnx")
+
+
+BITS = 8  # a frame shows its index as 8 black or white blocks: readable after lossy compression
+
+
+def code_frame(index: int) -> np.ndarray:
+    frame = np.full((96, 256, 3), 128, np.uint8)
+    for bit in range(BITS):
+        frame[32:64, bit * 32:(bit + 1) * 32] = 255 if index >> bit & 1 else 0
+    return frame
+
+
+def read_code(frame: np.ndarray) -> int:
+    return sum(1 << bit for bit in range(BITS) if frame[48, bit * 32 + 16].mean() > 128)
+
+
+def vfr_video(folder, durations: list[float]):
+    """A variable-frame-rate H.264 MP4 (ffmpeg's concat demuxer, -fps_mode vfr) whose frame k shows k, and the
+    true presentation time of each frame."""
+    lines, times, elapsed = [], [], 0.0
+    for index, duration in enumerate(durations):
+        cv2.imwrite(str(folder / f"f{index:03d}.png"), code_frame(index))
+        lines.append(f"file 'f{index:03d}.png'\nduration {duration}")
+        times.append(elapsed)
+        elapsed += duration
+    lines.append(f"file 'f{len(durations) - 1:03d}.png'")  # the concat demuxer's last duration needs it repeated
+    (folder / "list.txt").write_text("\n".join(lines) + "\n")
+    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-f", "concat", "-i", "list.txt", "-fps_mode", "vfr",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "vfr.mp4"], cwd=folder, check=True)
+    return folder / "vfr.mp4", times, elapsed
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="no ffmpeg on PATH to write a variable-frame-rate MP4"
+                    " (.ci/run installs Debian's ffmpeg)")
+def test_a_variable_frame_rate_recording_is_timed_by_its_frames_presentation_times(tmp_path):
+    # 25 fps, then a stall of 0.8 s a frame (a screen recorder with nothing changing), then 25 fps again
+    durations = [0.04] * 25 + [0.8] * 3 + [0.04] * 50
+    video, truth, total = vfr_video(tmp_path, durations)
+    recording = open_recording(video, sample_fps=2)
+    sampled = list(recording.frames)
+    for time_s, frame in sampled:
+        assert time_s == pytest.approx(truth[read_code(frame)], abs=0.011)
+    times = [t for t, _ in sampled]
+    steps = [int(t * 2 + 1e-3) for t in times]  # each sample is the first frame of its half second
+    assert steps == sorted(set(steps)) and len(times) >= int(total * 2) - 3
+    middle_time, middle = sampled[len(sampled) // 2]
+    assert abs(read_code(middle) / recording.nominal_fps - middle_time) > 0.5  # what index / nominal fps said
+    assert recording.variable_frame_rate and "variable frame rate" in recording.notes[0]
+    assert recording.duration_s == pytest.approx(total, abs=0.05)
+    summary = analyze_session(video, tmp_path / "out", LocalModel(REPO / "serving/models/fer_fast"),
+                              AnalysisSettings(sample_fps=2), progress=False)
+    assert summary["frame_rate"]["variable"] and any("variable frame rate" in w for w in summary["warnings"])
+    assert summary["duration_s"] == pytest.approx(total, abs=0.05) and summary["sampled_frames"] == len(sampled)
+    constant = open_recording(write_constant_video(tmp_path / "constant.mp4"), sample_fps=2)
+    list(constant.frames)
+    assert constant.variable_frame_rate is False and constant.notes == []
+
+
+def write_constant_video(path):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (256, 96))
+    for index in range(50):
+        writer.write(code_frame(index))
+    writer.release()
+    return path

@@ -132,8 +132,10 @@ def analyze_session(source: str | Path, out_dir: Path, model, settings: Analysis
                        events=str(events_path) if events_path else None, build=build, model=model_name,
                        model_id=model_identity(model_name),
                        frame_size=list(recording.frame_size), fingerprint=key,
+                       frame_rate={"nominal": recording.nominal_fps, "variable": recording.variable_frame_rate},
                        timing={"seconds": round(elapsed, 3), "realtime_multiple": round(duration / elapsed, 2),
                                **{k: round(v, 3) for k, v in asdict(timing).items()}})
+        summary["warnings"] += recording.notes
         if summary["players"] == 0:
             summary["warnings"].append(f"{source}: no face was found in any of the {summary['sampled_frames']}"
                                        " sampled frames")

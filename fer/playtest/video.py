@@ -6,7 +6,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -29,6 +29,9 @@ class Recording:
     frames: Iterator[tuple[float, np.ndarray]]  # (time in seconds, BGR frame)
     sampled_frames: int | None  # how many frames `frames` will yield, when known
     stop: threading.Event | None = None  # a live camera's: set, its frames end (see ends_on_ctrl_c)
+    nominal_fps: float | None = None  # a video file's header frame rate
+    variable_frame_rate: bool | None = None  # a video file's, once its frames are read
+    notes: list[str] = field(default_factory=list)  # what reading the frames found, for the summary's warnings
 
 
 def open_recording(source: str | Path | int, sample_fps: float, max_duration_s: float | None = None) -> Recording:
@@ -43,7 +46,14 @@ def open_recording(source: str | Path | int, sample_fps: float, max_duration_s: 
     return _video(path, sample_fps)
 
 
+# A variable frame rate: more than VARIABLE_SHARE of the frame intervals differ from their median by more than
+# VARIABLE_BY of it (a constant-rate file's differ by the rounding of their timestamps).
+VARIABLE_BY, VARIABLE_SHARE = 0.2, 0.01
+
+
 def _video(path: Path, sample_fps: float) -> Recording:
+    """Frames timed by their presentation time (not index / nominal fps: phones, OBS and screen recorders write
+    variable-frame-rate files), sampled at even steps of real time: the first frame at or after each step."""
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not capture.isOpened():
         raise RecordingError(f"{path}: not a video OpenCV can decode")
@@ -53,26 +63,54 @@ def _video(path: Path, sample_fps: float) -> Recording:
     if not fps or fps <= 0 or count <= 0:
         capture.release()
         raise RecordingError(f"{path}: the video has no frames or no frame rate")
-    step = max(1, round(fps / sample_fps))
+    header_s = count / fps
+    slack = 0.25 / fps  # a frame this early still counts for its step (timestamps are rounded to the ms)
 
     def frames() -> Iterator[tuple[float, np.ndarray]]:
-        index = 0
+        index, step, times = 0, 0, []
         try:
             while capture.grab():  # grab without converting: skipped frames cost only their decoding
-                if index % step == 0:
+                time_s = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
+                if times and time_s <= times[-1]:  # no usable timestamp: the nominal rate
+                    time_s = times[-1] + 1 / fps
+                times.append(time_s)
+                if time_s + slack >= step / sample_fps:
                     ok, frame = capture.retrieve()
                     if not ok:
                         raise RecordingError(f"{path}: frame {index} cannot be decoded")
-                    yield index / fps, frame
+                    yield round(time_s, 4), frame
+                    step = int((time_s + slack) * sample_fps) + 1
                 index += 1
         finally:
             capture.release()
         if index == 0:
             raise RecordingError(f"{path}: no frame could be decoded (corrupt file)")
-        if index < count - max(2, 0.02 * count):
-            raise RecordingError(f"{path}: truncated: decoded {index} of the {count} frames its header announces")
+        recording.duration_s = _measured(recording, path, times, header_s, count, fps)
 
-    return Recording(path.name, count / fps, size, frames(), (count + step - 1) // step)
+    recording = Recording(path.name, header_s, size, frames(), max(1, round(header_s * sample_fps)), nominal_fps=fps)
+    return recording
+
+
+def _measured(recording: Recording, path: Path, times: list[float], header_s: float, count: int, fps: float
+              ) -> float:
+    """The recording's duration as its frames span it; notes a variable frame rate and a header that disagrees
+    with the frames; RecordingError where frames stop well before the header says (a truncated file)."""
+    intervals = np.diff(times) if len(times) > 1 else np.array([1 / fps])
+    typical = float(np.median(intervals))
+    measured = times[-1] + typical
+    off = np.abs(intervals - typical) > VARIABLE_BY * typical
+    recording.variable_frame_rate = bool(off.mean() > VARIABLE_SHARE)
+    if recording.variable_frame_rate:
+        recording.notes.append(f"{path.name}: variable frame rate ({int(off.sum())} of {len(intervals)} frame intervals"
+                               f" from {intervals.min() * 1000:.0f} to {intervals.max() * 1000:.0f} ms; header"
+                               f" {fps:.2f} fps): frames are timed by their timestamps")
+    if len(times) < count - max(2, 0.02 * count) and measured < header_s - max(2 / fps, 0.02 * header_s):
+        raise RecordingError(f"{path}: truncated: decoded {len(times)} of the {count} frames its header announces"
+                             f" ({measured:.1f} of {header_s:.1f} s)")
+    if abs(measured - header_s) > max(0.5, 0.05 * header_s):
+        recording.notes.append(f"{path.name}: its header's duration ({header_s:.1f} s, {count} frames at {fps:.2f} fps)"
+                               f" disagrees with its frames ({measured:.1f} s, {len(times)} frames): timed by the frames")
+    return measured
 
 
 def _image_folder(path: Path, sample_fps: float) -> Recording:
