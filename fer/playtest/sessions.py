@@ -22,12 +22,14 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from fer.contract import ServingError, versions_on_disk
+from fer.faces import FaceDetector
 from fer.playtest import report
 from fer.playtest.analytics import analyze_frames, calibrated_timeline, smooth, summarize
 from fer.playtest.events import EventsError, load_events
 from fer.playtest.files import locked, with_umask, write_json
 from fer.playtest.settings import AnalysisSettings
 from fer.playtest.live import start_live
+from fer.playtest.orientation import oriented
 from fer.playtest.video import RecordingError, ends_on_ctrl_c, open_recording
 
 log = logging.getLogger(__name__)
@@ -112,6 +114,9 @@ def analyze_session(source: str | Path, out_dir: Path, model, settings: Analysis
     key = fingerprint(source, events_path, settings, model_name)  # before reading: a change meanwhile redoes it
     events = load_events(events_path) if events_path else []
     recording = open_recording(source, settings.sample_fps, max_duration_s)
+    if not is_camera(source) and Path(source).is_file():  # a video file: found upright if it was stored turned
+        recording = oriented(recording, Path(source), FaceDetector(settings.detector, settings.detect_width,
+                                                                   settings.face_score, settings.min_face_px))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     partial = with_umask(Path(tempfile.mkdtemp(prefix=f".{out_dir.name}{PARTIAL}", dir=out_dir.parent)), directory=True)
     live_rows = start_live(out_dir, session or out_dir.name, source, build, settings.sample_fps) if live else None
