@@ -142,6 +142,18 @@ def test_the_dashboard_plays_the_attached_capture_and_exports_clips(study, brows
     page.wait_for_function("() => window.__lanes")
     assert "which=gameplay" in page.get_attribute("video#gameplay", "src")
     assert page.input_value("#gameplay-offset") == "0.5"
+    page.fill("#gameplay-offset", "1.25")
+    page.click("#gameplay-save")
+    page.wait_for_selector("#gameplay-saved:has-text('saved')")
+    saved = json.loads((study / "results" / "build43" / "p11.gameplay.json").read_text())
+    assert saved["offset_s"] == 1.25 and saved["source"] == str(VIDEOS / "liveportrait_d14.mp4")
+    assert page.request.put(f"{dashboard}/api/gameplay?id=p11", data='{"offset_s": "soon"}',
+                            headers={"Origin": dashboard}).status == 400
+    assert page.request.put(f"{dashboard}/api/gameplay?id=p11", data='{"offset_s": 3}',
+                            headers={"Origin": "http://evil.example"}).status == 403
+    page.reload()
+    page.wait_for_function("() => window.__lanes")
+    assert page.input_value("#gameplay-offset") == "1.25"
     for which in ("face", "gameplay"):
         response = page.request.get(f"{dashboard}/api/clip?id=p11&t=4&seconds=2&which={which}")
         assert response.status == 200 and response.headers["content-type"] == "video/webm"

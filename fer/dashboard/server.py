@@ -11,6 +11,7 @@ import asyncio
 import hmac
 import json
 import logging
+import math
 import tempfile
 import urllib.parse
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from fer.dashboard.address import DEFAULT_HOST, DEFAULT_PORT, is_loopback
 from fer.dashboard.catalog import VIDEO_TYPES, Catalog, Session
 from fer.dashboard.lanes import finished_lanes, live_lanes, read_live_rows
 from fer.insight.clips import clip_name, still_jpeg, write_clip
+from fer.playtest.gameplay import attach_gameplay
 from fer.playtest.annotations import (AnnotationsError, Conflict, add_annotation, annotations_path, delete_annotation,
                                       edit_annotation, read_annotations)
 
@@ -135,7 +137,8 @@ async def session_data(request: web.Request) -> web.Response:
     capture, capture_error = session.gameplay()
     if capture is not None:
         content["gameplay"] = {"url": f"/api/video?id={urllib.parse.quote(session.id)}&which=gameplay",
-                               "name": capture["path"].name, "offset_s": capture["offset_s"]}
+                               "name": capture["path"].name, "offset_s": capture["offset_s"],
+                               "saveUrl": f"/api/gameplay?id={urllib.parse.quote(session.id)}"}
     elif capture_error:
         content["errors"].append(capture_error)
     try:
@@ -222,6 +225,20 @@ async def clip(request: web.Request) -> web.StreamResponse:
     name = clip_name({"session": session.id, "time_s": time_s, "emotion": "clip"}, which)
     return web.Response(body=body, content_type="video/webm",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+async def gameplay_save(request: web.Request) -> web.Response:
+    """Saves the offset of the session's attached gameplay capture (``{"offset_s": seconds}``), so that the next
+    visit, `fer report` and `fer clips` use it; the capture itself is attached by `fer analyze --gameplay`."""
+    session, body = _session(request), await _body(request)
+    capture, error = session.gameplay()
+    if capture is None:
+        return _error(404, error or "no gameplay capture is attached to this session (fer analyze --gameplay)")
+    offset = body.get("offset_s")
+    if isinstance(offset, bool) or not isinstance(offset, (int, float)) or not math.isfinite(offset):
+        return _error(400, "offset_s must be a finite number of seconds")
+    attach_gameplay(session.folder, capture["path"], float(offset))
+    return _json({"offset_s": float(offset)})
 
 
 async def _body(request: web.Request) -> dict:
@@ -317,6 +334,7 @@ def make_app(roots: list[Path], token: str | None = None, loopback_only: bool = 
     app.router.add_get("/api/video", video)
     app.router.add_get("/api/frame", frame)
     app.router.add_get("/api/clip", clip)
+    app.router.add_put("/api/gameplay", gameplay_save)
     app.router.add_get("/api/stream", stream)
     app.router.add_get("/api/report", report_data)
     app.router.add_get("/api/annotations", annotations_get)

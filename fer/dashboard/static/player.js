@@ -1,7 +1,7 @@
 // What plays a session: its recording in a <video>, or, where the browser cannot decode the recording's
 // codec (OpenCV writes MPEG-4 part 2, "mp4v"), a flip-book of the sampled frames that the server decodes.
 // Both have the <video> element's currentTime, duration, paused, play() and pause().
-import {el} from "./util.js";
+import {api, el} from "./util.js";
 
 export class FlipBook {
   // frameTimes: the sampled times, sorted; frameUrl(t) gives the image of the frame at t, or null (no images)
@@ -85,7 +85,14 @@ export function syncedSecondVideo(player, attached = null) {
     }
     if (player.paused !== second.paused) player.paused ? second.pause() : second.play().catch(() => {});
   };
+  const saved = el("span", {id: "gameplay-saved"});
+  const save = attached ? el("button", {id: "gameplay-save", onclick: async () => {
+    try {
+      await api(attached.saveUrl, {method: "PUT", body: JSON.stringify({offset_s: +offset.value || 0})});
+      saved.textContent = "saved";
+    } catch (error) { saved.textContent = error.message; }
+  }}, "save offset") : null;
   const controls = el("div", {class: "toolbar"}, "gameplay capture ", attached ? `${attached.name} (attached) or ` : "", file,
-    " offset (s: gameplay time = recording time + offset) ", offset);
+    " offset (s: gameplay time = recording time + offset) ", offset, save, saved);
   return {element: el("div", {}, controls, second), sync};
 }
