@@ -146,7 +146,7 @@ def test_the_dashboard_plays_the_attached_capture_and_exports_clips(study, brows
     page.click("#gameplay-save")
     page.wait_for_selector("#gameplay-saved:has-text('saved')")
     saved = json.loads((study / "results" / "build43" / "p11.gameplay.json").read_text())
-    assert saved["offset_s"] == 1.25 and saved["source"] == str(VIDEOS / "liveportrait_d14.mp4")
+    assert saved["offset_s"] == 1.25 and saved["source"] == str((VIDEOS / "liveportrait_d14.mp4").resolve())
     assert page.request.put(f"{dashboard}/api/gameplay?id=p11", data='{"offset_s": "soon"}',
                             headers={"Origin": dashboard}).status == 400
     assert page.request.put(f"{dashboard}/api/gameplay?id=p11", data='{"offset_s": 3}',

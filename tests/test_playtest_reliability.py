@@ -377,9 +377,33 @@ def test_two_runs_on_one_session_at_once_take_turns_and_both_succeed(tmp_path):
     finally:
         first.kill()
     assert second.returncode == 0, second.stderr
-    assert "another run is analysing this session; waiting for it" in second.stderr
-    assert "0 analysed, 1 already done, 0 failed" in second.stdout  # it waited, then found the session finished
+    assert "0 analysed, 1 already done, 0 failed" in second.stdout  # it took its turn, then found it finished
     assert all((out / "v" / name).is_file() for name in OUTPUT_FILES) and not list(out.glob(f"*{PARTIAL}*"))
+
+
+HOLD_LOCK = ("import sys, time\nfrom pathlib import Path\nfrom fer.playtest.files import locked\n"
+             "with locked(Path(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(600)\n")
+
+
+def test_a_run_waits_for_the_one_holding_its_session_and_a_killed_holder_lets_it_go(tmp_path):
+    video = faceless_video(tmp_path / "v.mp4")
+    out = tmp_path / "R"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out / ".v.lock")], stdout=subprocess.PIPE, text=True,
+                              cwd=REPO)  # a run analysing v, as far as the lock says
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        waiting = start_fer(["analyze", video, "--out", out, "--model", MODEL, "--quiet"], tmp_path / "logs")
+        deadline = time.monotonic() + 240
+        while "another run is analysing this session; waiting for it" not in (tmp_path / "logs" / "stderr").read_text():
+            assert waiting.poll() is None and time.monotonic() < deadline, (tmp_path / "logs" / "stderr").read_text()
+            time.sleep(0.05)
+        assert not (out / "v").exists()
+        holder.kill()  # crashes: the kernel releases its lock
+        assert waiting.wait(240) == 0, (tmp_path / "logs" / "stderr").read_text()
+    finally:
+        holder.kill()
+    assert all((out / "v" / name).is_file() for name in OUTPUT_FILES)
 
 
 def test_runs_of_different_recordings_at_once_both_keep_their_outcome_in_batch_json(tmp_path):
