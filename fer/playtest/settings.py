@@ -1,4 +1,4 @@
-"""The settings of a playtest analysis: every knob of `fer analyze`, one field each (fer/cli.py gives each
+"""The settings of a playtest analysis: every knob of `fer analyze`, one field each (fer/cli/analyze.py gives each
 its flag, help and range), recorded in each summary and part of the fingerprint that decides re-analysis."""
 from __future__ import annotations
 
