@@ -12,10 +12,14 @@ import itertools
 import sys
 from pathlib import Path
 
-import keras
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fer.tf import import_tensorflow, quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow(verbose=False)  # TensorFlow's start-up lines (oneDNN, CUDA) left out; TF_CPP_MIN_LOG_LEVEL=0 shows them
+import_tensorflow(verbose=False)
+import keras  # noqa: E402
 from fer.learn.evaluation import predict  # noqa: E402
 from fer.learn.tta import HorizontalFlip, Rotate  # noqa: E402
 from tta import fer2013_faces  # noqa: E402  (bench/ is on sys.path)

@@ -14,9 +14,13 @@ import argparse
 import sys
 from pathlib import Path
 
-import keras
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fer.tf import import_tensorflow, quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow(verbose=False)  # TensorFlow's start-up lines (oneDNN, CUDA) left out; TF_CPP_MIN_LOG_LEVEL=0 shows them
+import_tensorflow(verbose=False)
+import keras  # noqa: E402
 from fer.learn.evaluation import predict  # noqa: E402
 from fer.learn.tta import inference_model, load_views_model  # noqa: E402
 from fer.params import load_params  # noqa: E402

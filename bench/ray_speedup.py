@@ -19,6 +19,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from fer.tf import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow(verbose=False)  # for the workers too; TF_CPP_MIN_LOG_LEVEL=0 shows TensorFlow's start-up lines
 from bench.playtest import faces, write_recording  # noqa: E402 (the recordings bench/playtest.py writes)
 from fer.playtest.settings import AnalysisSettings  # noqa: E402
 

@@ -16,10 +16,14 @@ import sys
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fer.tf import import_tensorflow, quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow(verbose=False)  # TensorFlow's start-up lines (oneDNN, CUDA) left out; TF_CPP_MIN_LOG_LEVEL=0 shows them
+import_tensorflow(verbose=False)
+import keras  # noqa: E402
 from fer.learn.models import build_model  # noqa: E402
 from fer.learn.training import Batches, compile_model  # noqa: E402
 from fer.params import load_params  # noqa: E402

@@ -1,6 +1,7 @@
 """evaluate: the scores on every split (headline and details) of the average of the networks (train's MODEL, and
 members in MEMBERS_DIR) and test-time views of the params section given by --views (evaluate for fer_model;
-fast for fer_fast, the model analysis runs), and charts of FER-2013 PrivateTest."""
+fast for fer_fast, the model analysis runs), and charts of FER-2013 PrivateTest. With --name, the headline metrics
+are under that key, so that `dvc exp show` tells fer_fast's columns from fer_model's by name, not by file."""
 import json
 import sys
 import time
@@ -14,7 +15,7 @@ from fer.params import load_params, stage_paths
 
 def main(argv: list[str] | None = None) -> None:
     paths = stage_paths(argv, __doc__, "model", "members_dir", "split_dir", "metrics", "details", "confusion", "per_class",
-                        "confusion_png", options={"views": "evaluate"})
+                        "confusion_png", options={"views": "evaluate", "name": ""})
     params = load_params()[paths.views]
     model = load_views_model(paths.model, paths.members_dir, params)
     details = {key: params[key] for key in ("networks", "tta_flip", "tta_rotation")}
@@ -32,7 +33,8 @@ def main(argv: list[str] | None = None) -> None:
             write_per_class_csv(labels, predicted, paths.per_class)
             plot_confusion_matrix(labels, predicted, f"FER-2013 PrivateTest: accuracy {(labels == predicted).mean():.3f}"
                                   f" ({len(labels)} faces)", paths.confusion_png)
-    for path, record in ((paths.metrics, headline(details)), (paths.details, details)):
+    scores = {paths.name: headline(details)} if paths.name else headline(details)
+    for path, record in ((paths.metrics, scores), (paths.details, details)):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record, indent=2) + "\n")
 

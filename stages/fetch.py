@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from fer.data.datasets import get_dataset
-from fer.data.fetch import fetch_dataset
+from fer.data.fetch import fetch_dataset, repository_root
 from fer.params import load_params, stage_paths
 
 
@@ -15,7 +15,8 @@ def main(argv: list[str] | None = None) -> None:
     versions = params["kaggle_versions"] or {}
     report = {}
     for name in params["datasets"]:
-        report[name] = fetch_dataset(get_dataset(name), paths.raw_dir, mirror and Path(mirror), versions.get(name))
+        report[name] = fetch_dataset(get_dataset(name), paths.raw_dir, mirror and Path(mirror), versions.get(name),
+                                     root=repository_root())
         print(f"fetched {name}: {report[name]['bytes']} bytes from {report[name]['source']}")
     (paths.raw_dir / "fetch_report.json").write_text(json.dumps(report, indent=2) + "\n")
 

@@ -14,6 +14,8 @@ from fer.playtest.settings import AnalysisSettings
 from fer.playtest.sessions import analyze_many
 from tests.dashboard_fixtures import MODEL, Tab, builds_from, one_hour_session, start_dashboard, stop, write_recording
 
+pytestmark = pytest.mark.slow  # fer dashboard in Chromium
+
 SETTINGS = AnalysisSettings(sample_fps=2.0, smoothing_s=1.0, reaction_window_s=2.0)
 EVENTS = "time,event,end,level\n0,intro,6,1\n6,boss,12,1\n7,death,,1\n"
 SCHEDULE = [(6, True), (2, False), (4, True)]  # 12 s: a face, nobody, the face again

@@ -14,6 +14,8 @@ from fer.playtest.annotations import (AnnotationsError, Conflict, add_annotation
                                       edit_annotation, read_annotations)
 from tests.dashboard_fixtures import one_hour_session
 
+pytestmark = pytest.mark.slow  # fer dashboard in Chromium
+
 WRITERS, EACH = 4, 25
 
 

@@ -17,6 +17,8 @@ from tests.conftest import REPO
 from tests.dashboard_fixtures import (MODEL, NON_LOCAL_ABORTED, chromium_path, one_hour_session, start_dashboard, stop,
                                       write_recording)
 
+pytestmark = pytest.mark.slow  # real fer dashboard processes
+
 SECRET = "TOP-SECRET-NOT-A-RESULT"
 
 

@@ -3,8 +3,12 @@ byte for byte, trains nothing, and leaves git and DVC clean."""
 import subprocess
 import time
 
+import pytest
+
 from tests.conftest import REPO
 from tests.test_pipeline import run
+
+pytestmark = pytest.mark.slow  # a fresh clone's whole dvc repro
 
 
 def test_fresh_clone_reproduces_without_training_and_changes_nothing_tracked(shared_datasets, tmp_path):

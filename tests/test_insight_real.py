@@ -17,8 +17,9 @@ from tests.conftest import REPO
 from tests.dashboard_fixtures import Tab, start_dashboard, stop
 from tests.real_footage import BUILDS, VIDEOS, make_study
 
-pytestmark = pytest.mark.skipif(not VIDEOS.is_dir(), reason=f"the real clips {VIDEOS} are not on this machine (they"
-                                " exist only on the developers' machines)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not VIDEOS.is_dir(), reason=f"the real clips {VIDEOS} are not on this machine (they"
+                                 " exist only on the developers' machines)")]
 BLUR_FACES = "video, img.flipbook, .moment img { filter: blur(24px); }"
 SEGMENTS = {"1 / intro", "3 / boss", "4 / outro"}
 

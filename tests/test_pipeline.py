@@ -13,6 +13,8 @@ from dvc.utils.hydra import apply_overrides
 from fer.params import load_params
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow  # the real dvc CLI over the whole pipeline
+
 PIPELINE_FILES = ("dvc.yaml", "params.yaml", "stages", "fer")
 
 
@@ -27,11 +29,12 @@ def run(command: list[str], cwd: Path) -> str:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    """A git + DVC repository with the pipeline, fetching a tiny FER-2013-shaped archive from a mirror."""
+    """A git + DVC repository with the pipeline, fetching a tiny FER-2013-shaped archive from a mirror beside it."""
     from tests.conftest import make_fer2013_archive
 
     root = tmp_path_factory.mktemp("project")
-    mirror = make_fer2013_archive(root.parent / f"{root.name}-mirror" / "fer2013.zip").parent
+    make_fer2013_archive(root.parent / f"{root.name}-mirror" / "fer2013.zip")
+    mirror = f"../{root.name}-mirror"  # relative, as params.yaml's ../shared/datasets
     for name in PIPELINE_FILES:
         source = REPO / name
         if source.is_dir():
@@ -75,6 +78,8 @@ def test_repro_produces_every_stage_output(project):
     assert (fast["networks"], fast["tta_flip"], fast["tta_rotation"]) == (
         chosen["networks"], chosen["tta_flip"], chosen["tta_rotation"])
     assert fast["test"]["images"] == 28
+    fast_headline = json.loads((project / "metrics/evaluate_fast.json").read_text())
+    assert list(fast_headline) == ["fer_fast"] and set(fast_headline["fer_fast"]) == set(headline)
     assert details["networks"] == params["evaluate"]["networks"]
     assert (project / "plots/fast/confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert (project / "serving/models/fer_fast/1/saved_model.pb").is_file()
@@ -134,3 +139,23 @@ def test_real_params_keep_their_form_when_dvc_sets_a_value(tmp_path):
     before, after = (REPO / "params.yaml").read_text().splitlines(), copy.read_text().splitlines()
     assert len(before) == len(after)
     assert [(old, new) for old, new in zip(before, after) if old != new] == [("  lr: 0.001", "  lr: 0.0005")]
+
+
+def test_a_queued_experiment_runs_in_a_fresh_clone_before_any_repro(project):
+    """DVC's queue runs an experiment in a copy under .dvc/tmp/exps/, with an empty cache here: every stage
+    runs there, fetch included, which must still find the mirror named relative to the repository."""
+    clone = project.parent / f"{project.name}-clone"  # beside the project, so ../<mirror> names the same folder
+    run(["git", "clone", "-q", str(project), str(clone)], project.parent)
+    run(["dvc", "exp", "run", "--queue", "-n", "fresh-lr", "-S", "train.lr=0.003"], clone)
+    run(["dvc", "queue", "start"], clone)
+    deadline = time.time() + 600
+    while "Queued" in (status := run(["dvc", "queue", "status"], clone)) or "Running" in status:
+        assert time.time() < deadline, status
+        time.sleep(2)
+    assert status.count("Success") == 1, status + run(["dvc", "queue", "logs", "fresh-lr"], clone)
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], clone))
+    experiment = next(exp for experiment in shown[-1]["experiments"] for exp in experiment["revs"]
+                      if exp["name"] == "fresh-lr")
+    assert experiment["data"]["params"]["params.yaml"]["data"]["train"]["lr"] == 0.003
+    assert "fer2013_private_test" in experiment["data"]["metrics"]["metrics/evaluate.json"]["data"]
+    assert not (clone / "data/raw").exists()  # it ran in the copy, not in the clone's workspace

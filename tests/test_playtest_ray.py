@@ -20,6 +20,8 @@ from tests.conftest import REPO
 from tests.test_playtest import model, real_faces, write_video  # noqa: F401  (model, real_faces: fixtures)
 from tests.test_playtest_reliability import LONG_FRAMES, faceless_video, interrupt_when, run_fer
 
+pytestmark = pytest.mark.slow  # a local Ray cluster
+
 MODEL = REPO / "serving/models/fer_model"
 SETTINGS = AnalysisSettings(sample_fps=5.0, smoothing_s=1.0, reaction_window_s=2.0)
 

@@ -26,6 +26,8 @@ from fer.playtest.sessions import OUTPUT_FILES, PARTIAL, analyze_many, analyze_s
 from fer.serving.client import LocalModel
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow  # real fer analyze processes, interrupted
+
 MODEL = REPO / "serving/models/fer_model"
 SETTINGS = AnalysisSettings(sample_fps=5.0)
 LONG_FRAMES = 1000  # at --sample-fps 10, a few seconds of face detection: time to interrupt it

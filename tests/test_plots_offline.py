@@ -20,6 +20,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow  # dvc plots in Chromium
+
 DVC = Path(sys.executable).parent / "dvc"
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 TIMEOUT_MS = 30_000

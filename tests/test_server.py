@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,6 +19,8 @@ from fer.learn.export import load_signature
 from fer.serving.client import GrpcClient, RestClient, connect
 from tests.conftest import REPO
 from tests.servers import start_server
+
+pytestmark = pytest.mark.slow  # real fer serve processes
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +217,22 @@ def test_prometheus_metrics_count_requests_by_outcome(server):
     assert counted['fer_serving_requests_total{api="rest",code="200",method="predict",model="fer_model"}'] >= 1
     assert counted['fer_serving_requests_total{api="rest",code="400",method="predict",model="fer_model"}'] >= 1
     assert "fer_serving_request_latency_seconds_bucket" in metrics.text
+
+
+def test_sigterm_stops_the_server_cleanly_with_connections_open(served_models, tmp_path):
+    """As docker stop and Kubernetes do: SIGTERM with a keep-alive REST connection and a gRPC channel open ends
+    the process with status 0 and frees both ports (the time it took is printed, not asserted)."""
+    models_root, images = served_models
+    process, url, grpc_url = start_server([f"--model_base_path={models_root / 'fer_model'}"], tmp_path / "server.log")
+    session = requests.Session()
+    assert session.post(f"{url}/v1/models/fer_model:predict", timeout=60,
+                        json={"instances": images[:2, ..., None].astype(float).tolist()}).status_code == 200
+    connect(f"{grpc_url}/fer_model").predict(images[:2, ..., None].astype(np.float32))
+    started = time.time()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0, (tmp_path / "server.log").read_text()
+    print(f"fer serve stopped {time.time() - started:.2f} s after SIGTERM")
+    for port in (int(url.rsplit(":", 1)[1]), int(grpc_url.rsplit(":", 1)[1])):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a server binds: TIME_WAIT is no listener
+            probe.bind(("127.0.0.1", port))  # nobody listens there any more

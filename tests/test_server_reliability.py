@@ -21,6 +21,8 @@ from fer.serving.client import GrpcClient, RestClient
 from tests.conftest import REPO
 from tests.servers import served_version, start_server, stop, wait_for_version
 
+pytestmark = pytest.mark.slow  # real fer serve processes, restarted
+
 COMMITTED_MODEL = REPO / "serving" / "models" / "fer_model"
 
 

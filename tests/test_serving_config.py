@@ -36,6 +36,17 @@ def test_model_config_names_the_exported_models_and_version():
         assert (SERVING / "models" / model.name / str(stable) / "saved_model.pb").is_file()
 
 
+def test_the_local_config_serves_the_same_models_from_the_repository():
+    """README's `fer serve --model_config_file serving/models.local.config`: models.config less the container."""
+    container = load_model_server_config(SERVING / "models.config").model_config_list.config
+    local = load_model_server_config(SERVING / "models.local.config").model_config_list.config
+    assert [model.name for model in local] == [model.name for model in container]
+    for here, there in zip(local, container):
+        assert here.base_path == f"serving/models/{here.name}" and (REPO / here.base_path).is_dir()
+        assert here.model_version_policy == there.model_version_policy
+        assert dict(here.version_labels) == dict(there.version_labels)
+
+
 def test_batching_and_monitoring_files_parse():
     batching = load_batching_parameters(SERVING / "batching_parameters.txt")
     assert batching.max_batch_size.value == 64 and batching.num_batch_threads.value == 2

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 from fer.cli.common import add_command, number_in
@@ -39,6 +41,11 @@ def run(args: argparse.Namespace) -> None:
         limits=RequestLimits(max_faces=max_faces, timeout_s=args.rest_api_timeout_in_ms / 1000),
         rest_listen_backlog=args.rest_api_listen_backlog, max_num_load_retries=args.max_num_load_retries,
         load_retry_interval_s=args.load_retry_interval_micros / 1e6))
+    # Shut down by now (connections closed, gRPC stopped, models unloaded): exit without the interpreter's
+    # teardown of TensorFlow, which takes a second or more and kept SIGTERM waiting (0.05 s against 1.1 s here).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def add_parser(commands) -> None:

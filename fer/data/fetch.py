@@ -57,25 +57,38 @@ def download_from_kaggle(dataset: Dataset, out_dir: Path, version: int | None = 
     return target
 
 
-def fetch_dataset(dataset: Dataset, out_dir: Path, mirror: Path | None, version: int | None = None) -> dict:
+def repository_root() -> Path:
+    """The repository the user ran DVC in, where a relative ``fetch.mirror`` starts.
+
+    An experiment run with ``--temp`` or from DVC's queue runs its stages in a copy of the repository under
+    ``.dvc/tmp/exps/``, where ``../shared`` would name another folder; DVC gives every stage the original
+    root as ``DVC_ROOT``. Without DVC (the stage run by hand) it is the working directory.
+    """
+    return Path(os.environ.get("DVC_ROOT", "."))
+
+
+def fetch_dataset(dataset: Dataset, out_dir: Path, mirror: Path | None, version: int | None = None,
+                  root: Path = Path(".")) -> dict:
     """Copies the archive from the mirror folder if it holds it, else downloads it from Kaggle
-    (``version``: the Kaggle dataset version to pin, None for the latest).
+    (``version``: the Kaggle dataset version to pin, None for the latest). A relative ``mirror`` is
+    looked for below ``root`` and recorded as given, so the record is the same wherever the stage runs.
 
     Returns a record of where it came from, its size and its sha256.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     candidates = [mirror / name for name in (dataset.archive, *dataset.mirror_names)] if mirror else []
-    mirrored = next((path for path in candidates if path.is_file()), None)
+    mirrored = next((path for path in candidates if (root / path).is_file()), None)
     if mirrored is not None:
-        check_zip(mirrored, f"the mirror's {mirrored}")
+        check_zip(root / mirrored, f"the mirror's {mirrored}")
         target = out_dir / dataset.archive
-        shutil.copyfile(mirrored, target)
+        shutil.copyfile(root / mirrored, target)
         source = f"mirror:{mirrored}"
     elif kaggle_credentials_available():
         target = download_from_kaggle(dataset, out_dir, version)
         source = f"kaggle:{dataset.kaggle_slug}" + (f"/versions/{version}" if version else "")
     else:
-        where = f"the mirror folder {mirror} has no {dataset.archive}" if mirror else "no mirror folder is set"
+        where = (f"the mirror folder {mirror} ({(root / mirror).absolute()}) has no {dataset.archive}" if mirror
+                 else "no mirror folder is set")
         raise FetchError(
             f"cannot fetch dataset {dataset.name!r}: {where}, and no Kaggle credentials were found.\n"
             f"Either put {dataset.archive} (as downloaded from https://www.kaggle.com/datasets/{dataset.kaggle_slug})"
