@@ -6,13 +6,15 @@ import pytest
 
 from fer.arrays import load_arrays, save_arrays
 from fer.data.preprocess import UnreadableImage, load_face, preprocess
+from fer.faces import FaceDetector
 from tests.conftest import encode, face_image
+from tests.test_faces import fer_faces
 
 
 def test_color_image_of_any_size_becomes_48x48_gray():
     image = cv2.resize(face_image(3, 1, channels=3), (224, 224))
-    face = load_face(encode(image, ".png"), 48)
-    assert face.shape == (48, 48) and face.dtype == np.uint8
+    face, found = load_face(encode(image, ".png"), 48)
+    assert face.shape == (48, 48) and face.dtype == np.uint8 and not found  # no detector, no face looked for
 
 
 @pytest.mark.parametrize("data, reason", [
@@ -48,3 +50,33 @@ def test_saved_arrays_round_trip_and_are_byte_identical(tmp_path):
     assert len(digests) == 1
     loaded = load_arrays(tmp_path / "one.npz")
     assert np.array_equal(loaded["images"], arrays["images"]) and list(loaded["ids"]) == ["a", "b"]
+
+
+def test_real_face_crops_are_aligned_by_the_analysis_detector_and_kept_whole_where_none_is_found(
+        shared_datasets, tmp_path):
+    """detect_faces: always on FER-2013's own 48x48 faces: upscaled, YuNet finds the face and its eyes and the
+    crop is the analysis' aligned one; a face crop without a findable face (here a blank square) stays whole."""
+    faces = fer_faces(shared_datasets, count=20)
+    manifest = []
+    for index, face in enumerate([*faces, np.full((48, 48), 128, np.uint8)]):
+        (tmp_path / f"{index}.png").write_bytes(encode(face, ".png"))
+        manifest.append({"path": f"{index}.png", "dataset": "fer2013", "split": "PrivateTest", "label": "happy"})
+    arrays, report, skipped = preprocess(manifest, tmp_path, 48, detect_faces="always", detector="yunet", align=True)
+    assert len(arrays["images"]) == len(manifest) and not skipped  # no FER-2013 face is lost
+    whole = report.get("kept_whole_without_a_face", {}).get("fer2013", 0)
+    assert 1 <= whole <= 1 + 20 // 10  # the blank one, and at most a tenth of the real faces (94% found)
+    assert np.array_equal(arrays["images"][-1], np.full((48, 48), 128, np.uint8))
+    detector = FaceDetector("yunet")
+    found, _ = load_face(encode(faces[0], ".png"), 48, detector, align=True, face_crop_image=True)
+    assert not np.array_equal(found, faces[0])  # the face was cropped and aligned, not passed through
+    with pytest.raises(UnreadableImage, match="no face found"):  # an image that is not a face crop is refused
+        load_face(encode(np.full((48, 48), 128, np.uint8), ".png"), 48, detector, align=True)
+
+
+def test_the_committed_settings_leave_face_crops_untouched(tmp_path):
+    """detect_faces: auto never runs the detector on a face-crop dataset: the committed data does not move."""
+    image = face_image(3, 1)
+    (tmp_path / "a.png").write_bytes(encode(image, ".png"))
+    manifest = [{"path": "a.png", "dataset": "fer2013", "split": "Training", "label": "happy"}]
+    arrays, report, _ = preprocess(manifest, tmp_path, 48, detect_faces="auto", detector="yunet", align=True)
+    assert np.array_equal(arrays["images"][0], image) and "kept_whole_without_a_face" not in report

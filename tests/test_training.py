@@ -83,13 +83,26 @@ def test_the_gpu_profile_trains_a_few_steps_on_cpu(tmp_path, capsys):
     assert "images_per_second" not in (live_dir / "metrics.json").read_text()  # a speed is a log line
 
 
-def tiny_training(epochs: int, tmp_path: Path):
+def tiny_training(epochs: int, tmp_path: Path, lr: float = 1e-3, seed: int = 0, start_from: Path | None = None):
     images = np.stack([face_image(i % 7, i) for i in range(28)])
     data = {"images": images, "labels": np.arange(28) % 7}
-    options = dict(seed=0, model="vgg_small", epochs=epochs, batch_size=14, precision="float32", lr=1e-3,
+    options = dict(seed=seed, model="vgg_small", epochs=epochs, batch_size=14, precision="float32", lr=lr,
                    lr_schedule="cosine", warmup_epochs=0, optimizer="adamw", weight_decay=0.0, ema=None,
                    label_smoothing=0.0, augment={})
-    return train(data, data, options, dict(widths=[4], convs=[1], dropout=0.0), "none", tmp_path / "backup")
+    return train(data, data, options, dict(widths=[4], convs=[1], dropout=0.0), "none", tmp_path / "backup",
+                 start_from)
+
+
+def test_a_warm_start_begins_from_the_saved_networks_weights(tmp_path):
+    """train.warm_start: with a learning rate of 0 the weights cannot move, so a warm-started network ends with
+    the saved one's weights, and a network started afresh (another seed) does not."""
+    trained, _ = tiny_training(2, tmp_path / "first")
+    trained.save(tmp_path / "fer.keras")
+    saved = [weight.numpy() for weight in trained.trainable_weights]
+    warm, _ = tiny_training(1, tmp_path / "warm", lr=0.0, seed=5, start_from=tmp_path / "fer.keras")
+    cold, _ = tiny_training(1, tmp_path / "cold", lr=0.0, seed=5)
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(saved, warm.trainable_weights))
+    assert not all(np.array_equal(a, b.numpy()) for a, b in zip(saved, cold.trainable_weights))
 
 
 def test_training_logs_each_epoch_with_dvclive_and_publishes_its_curves(tmp_path):

@@ -3,7 +3,9 @@
 Images of datasets that are not tight face crops are cropped to their largest face with the same
 detector and crop function (fer.faces.face_crop) as playtest analysis, configured by params (the
 committed data: Haar boxes widened by 0.1, unaligned); unreadable images and images without a face are skipped,
-counted per dataset and listed. Then fer.data.dedup removes other datasets' copies of the same faces.
+counted per dataset and listed. With ``detect_faces: always`` the face crops (FER-2013's 48x48 faces) go through
+the same detector and crop too, upscaled so that YuNet finds their landmarks; one where no face is found is a
+face all the same, kept whole and counted. Then fer.data.dedup removes other datasets' copies of the same faces.
 """
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ JPEG_END = b"\xff\xd9"
 PNG_END = b"IEND\xaeB`\x82"
 
 
+MIN_DETECT_PX = 192  # a face crop smaller than this is upscaled for detection: YuNet misses faces that fill 48x48
+
+
 class UnreadableImage(ValueError):
     pass
 
@@ -38,9 +43,12 @@ def _looks_truncated(data: bytes) -> bool:
 
 
 def load_face(data: bytes, size: int, detector: FaceDetector | None = None, align: bool = False,
-              margin: float = 0.1) -> np.ndarray:
+              margin: float = 0.1, face_crop_image: bool = False) -> tuple[np.ndarray, bool]:
     """Decodes image bytes to a size x size uint8 grayscale array, cropped to the largest face (aligned,
-    or its box widened by ``margin``) if a detector is given."""
+    or its box widened by ``margin``) if a detector is given; and whether a face was found.
+
+    A ``face_crop_image`` (a dataset of face crops) is upscaled to MIN_DETECT_PX for detection, and kept whole
+    where no face is found; any other image without a face is refused."""
     if not data:
         raise UnreadableImage("empty file")
     if _looks_truncated(data):
@@ -48,15 +56,21 @@ def load_face(data: bytes, size: int, detector: FaceDetector | None = None, alig
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise UnreadableImage("not a decodable image")
+    found = False
     if detector is not None:
+        if face_crop_image and min(image.shape) < MIN_DETECT_PX:
+            factor = MIN_DETECT_PX / min(image.shape)
+            image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
         faces = detector.detect(image)
-        if not faces:
+        if faces:
+            image = face_crop(image, max(faces, key=lambda face: face.box.w * face.box.h), margin=margin, align=align)
+            found = True
+        elif not face_crop_image:
             raise UnreadableImage("no face found")
-        image = face_crop(image, max(faces, key=lambda face: face.box.w * face.box.h), margin=margin, align=align)
     if image.shape != (size, size):
         interpolation = cv2.INTER_AREA if min(image.shape) > size else cv2.INTER_LINEAR
         image = cv2.resize(image, (size, size), interpolation=interpolation)
-    return image
+    return image, found
 
 
 def preprocess(manifest: list[dict], interim_dir: Path, size: int, detect_faces: str = "auto",
@@ -73,16 +87,21 @@ def preprocess(manifest: list[dict], interim_dir: Path, size: int, detect_faces:
     face_detector = FaceDetector(detector) if detect_faces != "never" else None
     images, kept = [], []
     skipped: Counter = Counter()
+    kept_whole: Counter = Counter()  # face crops in which the detector found no face
     skipped_files = []
     for row in tqdm(manifest, desc="preprocess", unit="img", mininterval=2):
         path = interim_dir / row["path"]
-        crop = detect_faces == "always" or (detect_faces == "auto" and not get_dataset(row["dataset"]).face_crops)
+        face_crops = get_dataset(row["dataset"]).face_crops
+        crop = detect_faces == "always" or (detect_faces == "auto" and not face_crops)
         try:
-            images.append(load_face(path.read_bytes(), size, face_detector if crop else None, align, margin))
+            image, found = load_face(path.read_bytes(), size, face_detector if crop else None, align, margin,
+                                     face_crop_image=face_crops)
         except UnreadableImage as err:
             skipped[f"{row['dataset']}: {err}"] += 1
             skipped_files.append(f"{row['path']}: {err}")
             continue
+        images.append(image)
+        kept_whole[row["dataset"]] += crop and not found
         kept.append(row)
     arrays = {
         "images": np.stack(images) if images else np.zeros((0, size, size), np.uint8),
@@ -108,6 +127,8 @@ def preprocess(manifest: list[dict], interim_dir: Path, size: int, detect_faces:
                                     for i, label in enumerate(CLASS_NAMES)}
                         for name in sorted(set(arrays["datasets"]))},
     }
+    if +kept_whole:
+        report["kept_whole_without_a_face"] = dict(sorted((+kept_whole).items()))
     if dedup_report:
         report["deduplication"] = dedup_report
     return arrays, report, skipped_files

@@ -156,9 +156,10 @@ def warn_if_bfloat16_is_emulated(precision: str, cpuinfo: str, devices: list[str
 
 
 def train(train_set: dict, validation_set: dict, params: dict, model_options: dict, balance: str,
-          backup_dir: Path) -> tuple[keras.Model, Path]:
+          backup_dir: Path, start_from: Path | None = None) -> tuple[keras.Model, Path]:
     """Trains the model named in params on the training split; returns it and the folder of its DVCLive log
-    (loss and accuracy per epoch, see ``publish_log``).
+    (loss and accuracy per epoch, see ``publish_log``). ``start_from``: a saved model of the same network whose
+    weights training starts from (a warm start, to fine-tune), else new random weights.
 
     Training computes in ``params["precision"]`` (mixed_bfloat16 saves a sixth to a quarter of the time
     on CPUs with AVX512-BF16 or AMX); the returned model computes in float32, as evaluation and
@@ -171,13 +172,17 @@ def train(train_set: dict, validation_set: dict, params: dict, model_options: di
         model = build_model(params["model"], params["augment"], **model_options)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+    if start_from is not None:
+        model.set_weights(keras.models.load_model(start_from).get_weights())
+        print(f"starting from the weights of {start_from}")
     train_data = Batches(train_set["images"], train_set["labels"], params["batch_size"], params["seed"])
     validation_data = Batches(validation_set["images"], validation_set["labels"], 512)
     compile_model(model, params, steps_per_epoch=len(train_data))
 
     # One backup per set of params: a cut-off run never resumes another experiment's weights.
     # BackupAndRestore deletes its folder when training ends, so the running log lives beside it.
-    run_key = hashlib.sha256(json.dumps([params, model_options, balance], sort_keys=True).encode()).hexdigest()[:16]
+    run_key = hashlib.sha256(json.dumps([params, model_options, balance, str(start_from)],
+                                        sort_keys=True).encode()).hexdigest()[:16]
     backup_dir.mkdir(parents=True, exist_ok=True)
     live_dir = backup_dir / f"{run_key}-log"
     run_backup = backup_dir / run_key
