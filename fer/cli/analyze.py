@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import tempfile
@@ -14,7 +13,6 @@ from fer.cli.common import add_command, number_in
 from fer.contract import ANALYSIS_MODEL_NAME
 from fer.tf import import_tensorflow
 
-log = logging.getLogger("fer.cli")
 
 # The model analysis runs by default: fewer network passes per face than fer_model (params.yaml's fast
 # section; README: its accuracy and speed beside fer_model's).
@@ -143,7 +141,6 @@ def run(args: argparse.Namespace) -> None:
             args.model = default_model()
         except ModelNotFoundError as error:
             sys.exit(f"fer analyze: {error}")
-        log.info("model: %s", args.model.resolve())
     from fer.contract import ServingError
     from fer.cpu import has_native_bfloat16
     from fer.playtest.sessions import BatchInterrupted, analyze_many
