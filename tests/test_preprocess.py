@@ -13,8 +13,9 @@ from tests.test_faces import fer_faces
 
 def test_color_image_of_any_size_becomes_48x48_gray():
     image = cv2.resize(face_image(3, 1, channels=3), (224, 224))
-    face, found = load_face(encode(image, ".png"), 48)
+    face, found, whole = load_face(encode(image, ".png"), 48)
     assert face.shape == (48, 48) and face.dtype == np.uint8 and not found  # no detector, no face looked for
+    assert np.array_equal(face, whole)
 
 
 @pytest.mark.parametrize("data, reason", [
@@ -67,8 +68,9 @@ def test_real_face_crops_are_aligned_by_the_analysis_detector_and_kept_whole_whe
     assert 1 <= whole <= 1 + 20 // 10  # the blank one, and at most a tenth of the real faces (94% found)
     assert np.array_equal(arrays["images"][-1], np.full((48, 48), 128, np.uint8))
     detector = FaceDetector("yunet")
-    found, _ = load_face(encode(faces[0], ".png"), 48, detector, align=True, face_crop_image=True)
-    assert not np.array_equal(found, faces[0])  # the face was cropped and aligned, not passed through
+    aligned = load_face(encode(faces[0], ".png"), 48, detector, align=True, face_crop_image=True)
+    assert aligned.found and not np.array_equal(aligned.face, faces[0])  # cropped and aligned, not passed through
+    assert np.array_equal(aligned.whole, faces[0])  # what duplicates are found by
     with pytest.raises(UnreadableImage, match="no face found"):  # an image that is not a face crop is refused
         load_face(encode(np.full((48, 48), 128, np.uint8), ".png"), 48, detector, align=True)
 
@@ -80,3 +82,4 @@ def test_the_committed_settings_leave_face_crops_untouched(tmp_path):
     manifest = [{"path": "a.png", "dataset": "fer2013", "split": "Training", "label": "happy"}]
     arrays, report, _ = preprocess(manifest, tmp_path, 48, detect_faces="auto", detector="yunet", align=True)
     assert np.array_equal(arrays["images"][0], image) and "kept_whole_without_a_face" not in report
+

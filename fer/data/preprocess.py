@@ -5,13 +5,15 @@ detector and crop function (fer.faces.face_crop) as playtest analysis, configure
 committed data: Haar boxes widened by 0.1, unaligned); unreadable images and images without a face are skipped,
 counted per dataset and listed. With ``detect_faces: always`` the face crops (FER-2013's 48x48 faces) go through
 the same detector and crop too, upscaled so that YuNet finds their landmarks; one where no face is found is a
-face all the same, kept whole and counted. Then fer.data.dedup removes other datasets' copies of the same faces.
+face all the same, kept whole and counted. Then fer.data.dedup removes other datasets' copies of the same faces,
+found by the images as the datasets hold them (a crop moves with the detector; the photo does not).
 """
 from __future__ import annotations
 
 import time
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -42,10 +44,16 @@ def _looks_truncated(data: bytes) -> bool:
     return False
 
 
+class LoadedFace(NamedTuple):
+    face: np.ndarray  # size x size uint8 grayscale: the face crop training learns from
+    found: bool  # whether the detector found the face (False where none was run)
+    whole: np.ndarray  # the image as the dataset holds it, at size x size: what duplicates are found by
+
+
 def load_face(data: bytes, size: int, detector: FaceDetector | None = None, align: bool = False,
-              margin: float = 0.1, face_crop_image: bool = False) -> tuple[np.ndarray, bool]:
+              margin: float = 0.1, face_crop_image: bool = False) -> LoadedFace:
     """Decodes image bytes to a size x size uint8 grayscale array, cropped to the largest face (aligned,
-    or its box widened by ``margin``) if a detector is given; and whether a face was found.
+    or its box widened by ``margin``) if a detector is given.
 
     A ``face_crop_image`` (a dataset of face crops) is upscaled to MIN_DETECT_PX for detection, and kept whole
     where no face is found; any other image without a face is refused."""
@@ -56,21 +64,25 @@ def load_face(data: bytes, size: int, detector: FaceDetector | None = None, alig
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise UnreadableImage("not a decodable image")
-    found = False
+    whole, face, found = _resized(image, size), image, False
     if detector is not None:
         if face_crop_image and min(image.shape) < MIN_DETECT_PX:
             factor = MIN_DETECT_PX / min(image.shape)
             image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
         faces = detector.detect(image)
         if faces:
-            image = face_crop(image, max(faces, key=lambda face: face.box.w * face.box.h), margin=margin, align=align)
+            face = face_crop(image, max(faces, key=lambda face: face.box.w * face.box.h), margin=margin, align=align)
             found = True
         elif not face_crop_image:
             raise UnreadableImage("no face found")
-    if image.shape != (size, size):
-        interpolation = cv2.INTER_AREA if min(image.shape) > size else cv2.INTER_LINEAR
-        image = cv2.resize(image, (size, size), interpolation=interpolation)
-    return image, found
+    return LoadedFace(_resized(face, size), found, whole)
+
+
+def _resized(image: np.ndarray, size: int) -> np.ndarray:
+    if image.shape == (size, size):
+        return image
+    interpolation = cv2.INTER_AREA if min(image.shape) > size else cv2.INTER_LINEAR
+    return cv2.resize(image, (size, size), interpolation=interpolation)
 
 
 def preprocess(manifest: list[dict], interim_dir: Path, size: int, detect_faces: str = "auto",
@@ -85,7 +97,7 @@ def preprocess(manifest: list[dict], interim_dir: Path, size: int, detect_faces:
     if detect_faces not in ("auto", "always", "never"):
         raise ValueError(f"preprocess.detect_faces must be auto, always or never, not {detect_faces!r}")
     face_detector = FaceDetector(detector) if detect_faces != "never" else None
-    images, kept = [], []
+    images, wholes, kept = [], [], []
     skipped: Counter = Counter()
     kept_whole: Counter = Counter()  # face crops in which the detector found no face
     skipped_files = []
@@ -94,14 +106,15 @@ def preprocess(manifest: list[dict], interim_dir: Path, size: int, detect_faces:
         face_crops = get_dataset(row["dataset"]).face_crops
         crop = detect_faces == "always" or (detect_faces == "auto" and not face_crops)
         try:
-            image, found = load_face(path.read_bytes(), size, face_detector if crop else None, align, margin,
-                                     face_crop_image=face_crops)
+            loaded = load_face(path.read_bytes(), size, face_detector if crop else None, align, margin,
+                               face_crop_image=face_crops)
         except UnreadableImage as err:
             skipped[f"{row['dataset']}: {err}"] += 1
             skipped_files.append(f"{row['path']}: {err}")
             continue
-        images.append(image)
-        kept_whole[row["dataset"]] += crop and not found
+        images.append(loaded.face)
+        wholes.append(loaded.whole)
+        kept_whole[row["dataset"]] += crop and not loaded.found
         kept.append(row)
     arrays = {
         "images": np.stack(images) if images else np.zeros((0, size, size), np.uint8),
@@ -113,7 +126,8 @@ def preprocess(manifest: list[dict], interim_dir: Path, size: int, detect_faces:
     dedup_report = {}
     if dedup_distance is not None and len(set(arrays["datasets"])) > 1:
         started = time.perf_counter()
-        groups = duplicate_groups(perceptual_hashes(arrays["images"]), dedup_distance)
+        # by the images as the datasets hold them: two copies of a photo stay copies however each is cropped
+        groups = duplicate_groups(perceptual_hashes(np.stack(wholes)), dedup_distance)
         keep, labels, dedup_report = keep_mask(groups, arrays["datasets"], arrays["labels"], arrays["ids"],
                                                dataset_order or sorted(set(arrays["datasets"])))
         arrays = {key: value[keep] for key, value in dict(arrays, labels=labels).items()}
