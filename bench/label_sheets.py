@@ -20,7 +20,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-VIDEOS = REPO.parent / "shared" / "videos"
+from tests.real_footage import VIDEOS, duration_s  # noqa: E402  (the clips, and their length as the study reads it)
 SAMPLES_PER_SECOND = 2
 PER_ROW = 6
 
@@ -49,14 +49,6 @@ def frames_at(video: Path, times: list[float]) -> list[np.ndarray]:
     finally:
         capture.release()
     return frames
-
-
-def duration_s(video: Path) -> float:
-    capture = cv2.VideoCapture(str(video))
-    try:
-        return capture.get(cv2.CAP_PROP_FRAME_COUNT) / (capture.get(cv2.CAP_PROP_FPS) or 25.0)
-    finally:
-        capture.release()
 
 
 def around_face(frame: np.ndarray, detector) -> np.ndarray:
