@@ -28,10 +28,9 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fer.tf import import_tensorflow, quiet_tensorflow  # noqa: E402
+from fer.tf import import_tensorflow  # noqa: E402
 
-quiet_tensorflow(verbose=False)  # TensorFlow's start-up lines (oneDNN, CUDA) left out; TF_CPP_MIN_LOG_LEVEL=0 shows them
-import_tensorflow(verbose=False)
+import_tensorflow(verbose=False)  # without TensorFlow's start-up lines (oneDNN, CUDA); TF_CPP_MIN_LOG_LEVEL=0 shows them
 from fer.contract import CLASS_NAMES  # noqa: E402
 from fer.faces import FACE_SIZE, FaceDetector, Framing, align_face, crop_face, eyes  # noqa: E402
 from fer.learn.evaluation import predict  # noqa: E402

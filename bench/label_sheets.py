@@ -20,7 +20,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from fer.faces import FaceDetector  # noqa: E402
 from tests.real_footage import VIDEOS, duration_s  # noqa: E402  (the clips, and their length as the study reads it)
+
 SAMPLES_PER_SECOND = 2
 PER_ROW = 6
 
@@ -34,7 +36,7 @@ def sample_times(duration_s: float) -> list[float]:
 def frames_at(video: Path, times: list[float]) -> list[np.ndarray]:
     """The frame shown at each time (the last one decoded at or before it), read in order."""
     capture = cv2.VideoCapture(str(video))
-    frames, frame, shown = [], None, None
+    frames, shown = [], None
     try:
         for time_s in times:
             while True:
@@ -61,9 +63,7 @@ def around_face(frame: np.ndarray, detector) -> np.ndarray:
     return frame[max(0, y):y + side, max(0, x):x + side]
 
 
-def sheet(frames: list[np.ndarray], times: list[float], height: int) -> np.ndarray:
-    from fer.faces import FaceDetector
-    detector = FaceDetector("yunet")
+def sheet(frames: list[np.ndarray], times: list[float], height: int, detector) -> np.ndarray:
     tiles = []
     for frame, time_s in zip(frames, times):
         frame = around_face(frame, detector)
@@ -90,13 +90,14 @@ def main() -> None:
     if not VIDEOS.is_dir():
         sys.exit(f"no real clips at {VIDEOS}")
     args.out.mkdir(parents=True, exist_ok=True)
+    detector = FaceDetector("yunet")
     for video in sorted(VIDEOS.glob("*.mp4")):
         times = sample_times(duration_s(video))
         frames = frames_at(video, times)
         for start in range(0, len(times), 4 * PER_ROW):  # four rows a sheet
             part = slice(start, start + 4 * PER_ROW)
             path = args.out / f"{video.stem}-{start // (4 * PER_ROW) + 1}.png"
-            cv2.imwrite(str(path), sheet(frames[part], times[part], args.height))
+            cv2.imwrite(str(path), sheet(frames[part], times[part], args.height, detector))
         print(f"{video.name}: {len(times)} samples -> {args.out}/{video.stem}-*.png")
 
 

@@ -24,10 +24,9 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fer.tf import import_tensorflow, quiet_tensorflow  # noqa: E402
+from fer.tf import import_tensorflow  # noqa: E402
 
-quiet_tensorflow(verbose=False)  # TensorFlow's start-up lines (oneDNN, CUDA) left out; TF_CPP_MIN_LOG_LEVEL=0 shows them
-import_tensorflow(verbose=False)
+import_tensorflow(verbose=False)  # without TensorFlow's start-up lines (oneDNN, CUDA); TF_CPP_MIN_LOG_LEVEL=0 shows them
 from fer.playtest.settings import AnalysisSettings  # noqa: E402
 from fer.playtest.sessions import analyze_session  # noqa: E402
 from fer.cli.analyze import MODEL_IN_REPOSITORY  # noqa: E402

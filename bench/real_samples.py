@@ -24,10 +24,9 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from fer.tf import import_tensorflow, quiet_tensorflow  # noqa: E402
+from fer.tf import import_tensorflow  # noqa: E402
 
-quiet_tensorflow(verbose=False)  # TensorFlow's start-up lines (oneDNN, CUDA) left out; TF_CPP_MIN_LOG_LEVEL=0 shows them
-import_tensorflow(verbose=False)
+import_tensorflow(verbose=False)  # without TensorFlow's start-up lines (oneDNN, CUDA); TF_CPP_MIN_LOG_LEVEL=0 shows them
 from fer.contract import CLASS_NAMES  # noqa: E402
 from fer.playtest.sessions import analyze_session  # noqa: E402
 from fer.playtest.settings import AnalysisSettings  # noqa: E402

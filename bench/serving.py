@@ -18,10 +18,9 @@ import numpy as np
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fer.tf import import_tensorflow, quiet_tensorflow  # noqa: E402
+from fer.tf import import_tensorflow  # noqa: E402
 
-quiet_tensorflow(verbose=False)  # TensorFlow's start-up lines (oneDNN, CUDA) left out; TF_CPP_MIN_LOG_LEVEL=0 shows them
-import_tensorflow(verbose=False)
+import_tensorflow(verbose=False)  # without TensorFlow's start-up lines (oneDNN, CUDA); TF_CPP_MIN_LOG_LEVEL=0 shows them
 import tensorflow as tf  # noqa: E402
 from fer.learn.export import load_signature  # noqa: E402
 from fer.serving.client import connect  # noqa: E402

@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fer.tf import import_tensorflow, quiet_tensorflow  # noqa: E402
+from fer.tf import import_tensorflow  # noqa: E402
 
-quiet_tensorflow(verbose=False)  # TensorFlow's start-up lines (oneDNN, CUDA) left out; TF_CPP_MIN_LOG_LEVEL=0 shows them
-import_tensorflow(verbose=False)
+import_tensorflow(verbose=False)  # without TensorFlow's start-up lines (oneDNN, CUDA); TF_CPP_MIN_LOG_LEVEL=0 shows them
 import keras  # noqa: E402
 from fer.arrays import load_arrays  # noqa: E402
 from fer.learn.evaluation import predict  # noqa: E402

@@ -55,14 +55,16 @@ def filter_startup_lines(text: str, min_level: int) -> str:
 
 
 def import_tensorflow(verbose: bool) -> None:
-    """Imports TensorFlow; unless ``verbose``, the messages it writes to stderr while loading are filtered
-    as TF_CPP_MIN_LOG_LEVEL says (anything else it writes, and everything if the import fails, is kept)."""
+    """Imports TensorFlow; unless ``verbose``, quietly (``quiet_tensorflow``), and the messages it writes to
+    stderr while loading are filtered as TF_CPP_MIN_LOG_LEVEL says (anything else it writes, and everything if
+    the import fails, is kept)."""
     if verbose:
         importlib.import_module("tensorflow")
         return
     if "tensorflow" in sys.modules:
         _lower_absl_logging()
         return
+    quiet_tensorflow(verbose)
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
