@@ -6,11 +6,13 @@ warm-up); inference faces/s through the exported SavedModel at batch 1 and 64 (w
 test-time augmentation); FER-2013 PrivateTest and PublicTest accuracy recorded from pipeline runs in
 bench/accuracy.json (`python bench/models.py --record NAME` after a `dvc exp run` of that model).
 
-With --exported: every model serving/models.config serves (fer_model, and fer_fast, the two-view
-export that analysis uses), each SavedModel run in-process as `fer analyze` runs it, in float32 and in
-bfloat16 (TensorFlow's oneDNN auto mixed precision, where the CPU has AVX512-BF16 or AMX), each in a
-fresh process: faces/s at batch 64 over FER-2013 PrivateTest and its accuracy there (goal for the
-analysis model: 1,000 faces/s at 0.70 or better).
+With --exported: every model serving/models.config serves (fer_model, and fer_fast, the four-view
+export that analysis uses), each run in-process as `fer analyze` runs it, in float32, in bfloat16
+(TensorFlow's oneDNN auto mixed precision, where the CPU has AVX512-BF16 or AMX) and, where the export
+has one, its int8 TensorFlow Lite model (XNNPACK), each in a fresh process: faces/s at batch 64 over
+FER-2013 PrivateTest and its accuracy there (goal for the analysis model: 600 faces/s, stretch 1,000,
+at 0.70 or better, on an AVX2-only 2-core CPU). `ONEDNN_MAX_CPU_ISA=AVX2` before it makes TensorFlow
+compute as on an AVX2-only CPU (bfloat16 is then skipped); XNNPACK has no such cap.
 
 Usage: python bench/models.py [--steps 20] [--precision float32] | --record NAME | --exported
 """
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 import tempfile
 import time
@@ -110,14 +114,22 @@ import json, sys, time
 import numpy as np
 from fer.arrays import load_arrays
 from fer.serving.client import LocalModel
-model = LocalModel(sys.argv[1], bfloat16=sys.argv[2] == "bfloat16")
+model = LocalModel(sys.argv[1], precision=sys.argv[2])
 data = load_arrays(sys.argv[3])
-chosen = np.char.startswith(data["ids"].astype(str), "fer2013/PrivateTest")
+ids = data["ids"].astype(str)
+chosen = np.char.startswith(ids, "fer2013/PrivateTest")
 faces, labels = data["images"][chosen][..., None].astype(np.float32), data["labels"][chosen]
 model.predict(faces[:64])
 started = time.perf_counter()
 predictions = np.concatenate([model.predict(faces[i:i + 64]) for i in range(0, len(faces), 64)])
-print(json.dumps({"faces": len(faces), "per_second": len(faces) / (time.perf_counter() - started),
+per_second = len(faces) / (time.perf_counter() - started)
+others = {}
+for source in ("natural-faces", "micro-expressions"):
+    part = np.char.startswith(ids, source + "/")
+    guessed = np.concatenate([model.predict(data["images"][part][i:i + 64][..., None].astype(np.float32))
+                              for i in range(0, int(part.sum()), 64)]).argmax(1)
+    others[source] = float((guessed == data["labels"][part]).mean())
+print(json.dumps({"faces": len(faces), "per_second": per_second, "others": others,
                   "accuracy": float((predictions.argmax(1) == labels).mean())}))
 """
 
@@ -125,32 +137,40 @@ print(json.dumps({"faces": len(faces), "per_second": len(faces) / (time.perf_cou
 def exported() -> None:
     import subprocess
 
-    from fer.cpu import has_native_bfloat16
+    from fer.cpu import cpuinfo, has_native_bfloat16
     from fer.serving.config import load_model_server_config
+    from fer.serving.int8 import INT8_FILE
     names = [config.name for config in load_model_server_config(REPO / "serving/models.config").model_config_list.config]
     print(f"{'exported model (in-process, as fer analyze runs it)':52} {'precision':>9} {'faces/s b64':>11}"
-          f" {'PrivateTest':>11}")
+          f" {'PrivateTest':>11} {'natural-faces test':>18} {'micro-expressions test':>22}")
+    flags = sorted(set(re.findall(r"\b(avx2|avx512f|avx512_vnni|avx512_bf16|amx_bf16)\b", cpuinfo())))
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    print(f"CPU: {os.cpu_count()} cores, {' '.join(flags)}" + (f"; ONEDNN_MAX_CPU_ISA={cap}" if cap else ""))
     for name in names:
-        for precision in ("float32", "bfloat16"):
+        for precision in ("float32", "bfloat16", "int8"):
             if precision == "bfloat16" and not has_native_bfloat16():
                 print(f"{'serving/models/' + name:52} {precision:>9} (not native on this CPU: skipped)")
+                continue
+            if precision == "int8" and not any((REPO / "serving/models" / name).glob(f"*/{INT8_FILE}")):
                 continue
             run = subprocess.run([sys.executable, "-c", EXPORTED_RUN, str(REPO / "serving/models" / name), precision,
                                   str(REPO / "data/split/test.npz")], capture_output=True, text=True, check=True,
                                  cwd=REPO)
             result = json.loads(run.stdout.strip().splitlines()[-1])
             print(f"{'serving/models/' + name:52} {precision:>9} {result['per_second']:11.0f}"
-                  f" {result['accuracy']:11.4f}")
-    print("goal for the model analysis uses: 1,000 faces/s at batch 64 with PrivateTest 0.70 or better")
+                  f" {result['accuracy']:11.4f} {result['others']['natural-faces']:18.4f}"
+                  f" {result['others']['micro-expressions']:22.4f}", flush=True)
+    print("goal for fer_fast, the model analysis uses: 600 faces/s (stretch 1,000) at batch 64 with PrivateTest"
+          " 0.70 or better, on an AVX2-only 2-core CPU")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20, help="training batches timed per model")
     parser.add_argument("--record", metavar="NAME", help="store the accuracy of the last evaluate run")
-    parser.add_argument("--precision", help="training precision to time (default: params' train.precision;"
-                                            " pass float32 on CPUs that emulate bfloat16)")
-    parser.add_argument("--exported", action="store_true", help="the committed SavedModels in float32 and bfloat16")
+    parser.add_argument("--precision", help="training precision to time (default: params' train.precision,"
+                                            " auto: mixed_bfloat16 where native, else float32)")
+    parser.add_argument("--exported", action="store_true", help="the committed exports in float32, bfloat16, int8")
     args = parser.parse_args()
     if args.record:
         return record(args.record)
@@ -158,7 +178,8 @@ def main() -> None:
         return exported()
     params = load_params(REPO / "params.yaml")
     recorded = json.loads(ACCURACY.read_text()) if ACCURACY.is_file() else {}
-    precision = args.precision or params["train"]["precision"]
+    from fer.cpu import training_precision
+    precision = training_precision(args.precision or params["train"]["precision"])
     print(f"training in {precision}")
     print(f"{'model':15} {'params':>9} {'MFLOPs':>7} {'train img/s':>11} {'infer b1/s':>10} {'infer b64/s':>11}"
           f" {'PrivateTest':>11} {'PublicTest':>10}  trained on, epochs, test-time augmentation")

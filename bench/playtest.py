@@ -8,7 +8,10 @@ process during the analysis (sampled every 0.1 s from /proc/self/status). Rows: 
 at the default settings, 1280x720 dense (10 sampled frames per second), and 1280x720 with four
 players side by side.
 
-Usage: python bench/playtest.py [--seconds 60] [--rows 640x480 1280x720 dense four-players]
+Usage: python bench/playtest.py [--seconds 60] [--rows 640x480 1280x720 dense four-players] [--precision auto]
+
+On a CPU with AVX512 or AMX, `ONEDNN_MAX_CPU_ISA=AVX2` before it makes TensorFlow compute as on an AVX2-only
+CPU (the int8 model's XNNPACK picks its kernels from the CPU itself: no such cap).
 """
 from __future__ import annotations
 
@@ -30,8 +33,7 @@ import_tensorflow(verbose=False)  # without TensorFlow's start-up lines (oneDNN,
 from fer.playtest.settings import AnalysisSettings  # noqa: E402
 from fer.playtest.sessions import analyze_session  # noqa: E402
 from fer.cli.analyze import MODEL_IN_REPOSITORY  # noqa: E402
-from fer.cpu import has_native_bfloat16  # noqa: E402
-from fer.serving.client import LocalModel  # noqa: E402
+from fer.serving.client import LocalModel, local_precision  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "datasets" / "fer2013.zip"
@@ -96,9 +98,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS))
+    parser.add_argument("--precision", default="auto", help="as fer analyze's --precision (default: auto, resolved"
+                                                             " as fer analyze resolves it)")
     args = parser.parse_args()
-    precision = "bfloat16" if has_native_bfloat16() else "float32"  # as fer analyze's --precision auto resolves
-    model, shown = LocalModel(REPO / MODEL_IN_REPOSITORY, bfloat16=precision == "bfloat16"), faces()
+    precision = local_precision(args.precision, REPO / MODEL_IN_REPOSITORY)
+    model, shown = LocalModel(REPO / MODEL_IN_REPOSITORY, precision), faces()
     print(f"defaults: {AnalysisSettings().sample_fps:g} sampled frames/s, detection at"
           f" {AnalysisSettings().detect_width} px width, detector {AnalysisSettings().detector}, model {MODEL_IN_REPOSITORY.name} in {precision}")
     print(f"{'recording':>34} {'x real time':>11} {'decode s':>9} {'detect s':>9} {'classify s':>10}"

@@ -7,6 +7,9 @@ the sample's label set. A sample whose face was not classified (none found, or r
 as wrong. Two standard errors: the binomial one over samples, and one from a bootstrap over clips (samples of one
 clip are not independent: the clip's person, light and camera are shared), the larger the one to trust.
 
+fer_fast is scored as a SavedModel in float32 and as its int8 model (`fer analyze --precision auto` on CPUs
+without AMX), each model's own 4-a-second analysis.
+
 Usage: python bench/real_samples.py [--model NAME=PATH ...] [--align both|on|off]
 """
 from __future__ import annotations
@@ -34,7 +37,9 @@ from fer.serving.client import LocalModel  # noqa: E402
 
 VIDEOS = REPO.parent / "shared" / "videos"
 SAMPLES = REPO / "bench" / "real_video_samples.csv"
-MODELS = {"fer_model": REPO / "serving/models/fer_model", "fer_fast": REPO / "serving/models/fer_fast"}
+MODELS = {"fer_model": (REPO / "serving/models/fer_model", "float32"),
+          "fer_fast": (REPO / "serving/models/fer_fast", "float32"),
+          "fer_fast int8 (analysis default)": (REPO / "serving/models/fer_fast", "int8")}
 BOOTSTRAP_RESAMPLES = 2000
 
 
@@ -86,20 +91,20 @@ def main() -> None:
     if not VIDEOS.is_dir():
         print(f"bench/real_samples.py: skipped, the real videos are not here ({VIDEOS} is absent)")
         return
-    models = dict(MODELS, **dict(item.split("=", 1) for item in args.model))
+    models = dict(MODELS, **{name: (path, "float32") for name, path in (item.split("=", 1) for item in args.model)})
     aligns = {"both": (False, True), "on": (True,), "off": (False,)}[args.align]
     truth = samples()
     print(f"{sum(len(t) for t in truth.values())} samples of {len(truth)} clips ({SAMPLES.name}),"
           f" {sum(bool(l) for t in truth.values() for l in t.values())} with an emotion")
     print(f"{'model':34} {'align':>5} {'right':>9} {'accuracy':>8} {'SE samples':>10} {'SE clips':>8}")
     with tempfile.TemporaryDirectory() as folder:
-        for name, path in models.items():
-            model = LocalModel(Path(path))
+        for name, (path, precision) in models.items():
+            model = LocalModel(Path(path), precision)
             for align in aligns:
                 settings = replace(AnalysisSettings(), sample_fps=4.0, align=align)
                 per_clip = {}
                 for clip, clip_truth in sorted(truth.items()):
-                    out = Path(folder) / f"{name}-{align}" / Path(clip).stem
+                    out = Path(folder) / f"{name}-{precision}-{align}" / Path(clip).stem
                     analyze_session(VIDEOS / clip, out, model, settings, progress=False)
                     per_clip[clip] = hits(pd.read_csv(out / "frames.csv"), clip_truth)
                 accuracy, se_samples, se_clips, n = errors(per_clip)

@@ -23,6 +23,7 @@ from fer.tf import import_tensorflow  # noqa: E402
 
 import_tensorflow(verbose=False)  # without TensorFlow's start-up lines (oneDNN, CUDA); TF_CPP_MIN_LOG_LEVEL=0 shows them
 import keras  # noqa: E402
+from fer.cpu import training_precision  # noqa: E402
 from fer.learn.models import build_model  # noqa: E402
 from fer.learn.training import Batches, compile_model  # noqa: E402
 from fer.params import load_params  # noqa: E402
@@ -38,7 +39,7 @@ def random_faces(count: int) -> tuple[np.ndarray, np.ndarray]:
 
 def training_rate(train: dict, model_options: dict, steps: int, jit_compile: bool = False) -> float:
     """Training images/s of ``train``'s model, precision and batch size over ``steps`` batches."""
-    keras.mixed_precision.set_global_policy(train["precision"])
+    keras.mixed_precision.set_global_policy(training_precision(train["precision"]))
     try:
         model = build_model(train["model"], train["augment"], **model_options)
     finally:
@@ -75,7 +76,8 @@ def main() -> None:
         f"batch {train['batch_size'] // 2}": dict(train, batch_size=train["batch_size"] // 2),
         f"batch {train['batch_size'] * 2}": dict(train, batch_size=train["batch_size"] * 2),
     }
-    print(f"{train['model']}, batch {train['batch_size']}, {train['precision']}, {args.steps} steps per row")
+    print(f"{train['model']}, batch {train['batch_size']}, {training_precision(train['precision'])}"
+          f" (train.precision {train['precision']}), {args.steps} steps per row")
     print(f"{'input pipeline alone':28} {input_rate(train['batch_size']):9.0f} images/s")
     baseline = training_rate(train, options, args.steps)
     print(f"{'default train step':28} {baseline:9.0f} images/s  (baseline)")

@@ -1,6 +1,7 @@
 """export: the evaluated model as a SavedModel version under MODEL_BASE_PATH (TensorFlow Serving's layout),
 checked against the Keras model on validation faces. Its networks (train's MODEL, members in MEMBERS_DIR) and
-test-time views are the params section given by --views (evaluate; fast for fer_fast, the model analysis runs)."""
+test-time views are the params section given by --views (evaluate; fast for fer_fast, the model analysis runs),
+whose int8 asks for its int8 TensorFlow Lite model beside it."""
 import json
 import sys
 
@@ -8,6 +9,7 @@ from fer.arrays import load_arrays
 from fer.learn.export import export_model
 from fer.learn.tta import load_views_model
 from fer.params import load_params, stage_paths
+from fer.serving.int8 import INT8_FILE
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -16,12 +18,18 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params()
     views = params[paths.views]
     model = load_views_model(paths.model, paths.members_dir, views)
-    check_images = load_arrays(paths.validation_set)["images"][: params["export"]["check_images"]]
-    version_dir = paths.model_base_path / str(params["export"]["version"])
-    report = export_model(model, version_dir, check_images)
+    export = params["export"]
+    faces = load_arrays(paths.validation_set)["images"]
+    check_images = faces[: export["check_images"]]
+    calibration_images = faces[export["check_images"]:][: export["calibration_images"]] if views["int8"] else None
+    version_dir = paths.model_base_path / str(export["version"])
+    report = export_model(model, version_dir, check_images, calibration_images)
     paths.metrics.parent.mkdir(parents=True, exist_ok=True)
     paths.metrics.write_text(json.dumps(report, indent=2) + "\n")
     print(f"exported {version_dir}; SavedModel matches Keras within {report['max_abs_difference']:.1e}")
+    if "int8" in report:
+        print(f"and its int8 model {version_dir / INT8_FILE}: the SavedModel's class on"
+              f" {report['int8']['class_agreement']:.1%} of {report['checked_images']} validation faces")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from fer.cli.main import build_parser
 from fer.cli.analyze import ANALYSIS_HELP, ANALYSIS_RANGES, ModelNotFoundError, default_model
 from fer.tf import filter_startup_lines
 from fer.playtest.settings import AnalysisSettings
-from fer.cpu import has_native_bfloat16
+from fer.cpu import has_amx
 from tests.conftest import REPO
 
 COMMANDS = ("serve", "analyze", "aggregate", "compare", "report", "clips", "dashboard")
@@ -169,7 +169,7 @@ def test_analyze_elsewhere_finds_the_committed_model_and_starts_quietly(tmp_path
     assert "1 analysed, 0 already done, 0 failed -> playtest_results" in run.stdout
     summary = json.loads((tmp_path / "playtest_results/room/summary.json").read_text())
     assert summary["model"] == str(REPO / "serving/models/fer_fast")
-    assert summary["settings"]["precision"] == ("bfloat16" if has_native_bfloat16() else "float32")  # auto, resolved
+    assert summary["settings"]["precision"] == ("bfloat16" if has_amx() else "int8")  # auto: fer_fast ships int8
     # noise without faces: analysed all the same, with no player and a warning that says why
     assert summary["sampled_frames"] == 2 and summary["players"] == 0 and summary["face_visible_ratio"] == 0.0
     assert any("no face was found" in warning for warning in summary["warnings"])

@@ -1,5 +1,5 @@
 """fer.serving.client against small real HTTP servers on loopback that misbehave on purpose, and the
-committed SavedModel run in-process in bfloat16."""
+committed SavedModels run in-process in bfloat16 and int8."""
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +14,10 @@ from aiohttp import web
 
 from fer.contract import ServingError
 from fer.cpu import has_native_bfloat16
-from fer.serving.client import connect, open_model
+from fer.serving.client import LocalModel, connect, local_precision, open_model
+from fer.serving.int8 import INT8_FILE
 from tests.conftest import REPO
+from tests.test_faces import fer_faces
 from tests.servers import free_port
 
 
@@ -177,7 +179,7 @@ import numpy as np
 from fer.serving.client import LocalModel
 faces = np.random.default_rng(0).integers(0, 255, (64, 48, 48, 1)).astype("float32")
 exact = LocalModel(sys.argv[1]).predict(faces)  # float32 first: the bfloat16 pass is process-wide from then on
-rounded = LocalModel(sys.argv[1], bfloat16=True).predict(faces)
+rounded = LocalModel(sys.argv[1], precision="bfloat16").predict(faces)
 print(json.dumps({"agree": float((exact.argmax(1) == rounded.argmax(1)).mean()),
                   "difference": float(np.abs(exact - rounded).max())}))
 """
@@ -190,3 +192,25 @@ def test_a_savedmodel_run_in_bfloat16_agrees_with_float32():
                          capture_output=True, text=True, check=True, cwd=REPO)
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["agree"] >= 0.95 and 0 < result["difference"] < 0.05, result
+
+
+def test_the_committed_fast_model_in_int8_reads_real_faces_as_in_float32(shared_datasets):
+    faces = np.stack([face for emotion in ("angry", "happy", "sad", "surprise", "neutral")
+                      for face in fer_faces(shared_datasets, f"test/{emotion}/PrivateTest", count=40)])[..., None]
+    exact = LocalModel(REPO / "serving/models/fer_fast").predict(faces.astype(np.float32))
+    rounded = LocalModel(REPO / "serving/models/fer_fast", precision="int8").predict(faces)
+    assert (exact.argmax(1) == rounded.argmax(1)).mean() >= 0.95
+    assert np.abs(exact - rounded).max() < 0.2 and np.allclose(rounded.sum(1), 1, atol=1e-5)
+
+
+def test_auto_precision_runs_the_int8_model_where_the_export_has_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # as an AVX2-only CPU: no native bfloat16, no AMX
+    version = tmp_path / "fer_fast" / "1"
+    version.mkdir(parents=True)
+    (version / "saved_model.pb").write_bytes(b"")
+    assert local_precision("auto", tmp_path / "fer_fast") == "float32"
+    (version / INT8_FILE).write_bytes(b"")
+    assert local_precision("auto", tmp_path / "fer_fast") == local_precision("auto", version) == "int8"
+    assert local_precision("bfloat16", version) == "bfloat16"  # asked for: kept
+    with pytest.raises(ServingError, match="no int8 model"):
+        LocalModel(REPO / "serving/models/fer_model", precision="int8")

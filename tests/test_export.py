@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -7,9 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fer.learn.export import ExportMismatch, check_savedmodel, export_model, fold_batch_norms, load_signature
+from fer.learn.export import (ExportMismatch, check_int8_tflite, check_savedmodel, export_model, fold_batch_norms,
+                              load_signature)
 from fer.learn.models import build_model
-from tests.conftest import train_tiny_model
+from fer.learn.tta import inference_model
+from fer.serving.int8 import INT8_FILE
+from tests.conftest import REPO, fit_tiny_model, train_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +95,38 @@ def test_a_savedmodel_stores_each_weight_once(tmp_path):
                  if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
     # the folded network's weights, once (Keras alone would store each twice: keras-team/keras#23553)
     assert 0 < stored <= fold_batch_norms(model).count_params()
+
+
+def test_the_int8_model_picks_the_savedmodels_classes_and_runs_without_tensorflow(tmp_path):
+    model, images, _ = fit_tiny_model(epochs=15)  # confident: int8 rounding cannot flip near-ties
+    augmented = build_model("vgg_small", {"flip": True, "rotation": 0.05, "shift": 0.1, "zoom": 0.1},
+                            widths=(8, 16), dropout=0.0)
+    augmented.set_weights(model.get_weights())  # augmentation holds no weights: the same network
+    version_dir = tmp_path / "fer_fast" / "1"
+    report = export_model(inference_model(augmented, tta_flip=True, tta_rotation=12), version_dir, images[:64],
+                          calibration_images=images[64:])
+    assert not {"StatelessRandomUniformV2", "ImageProjectiveTransformV3"} & graph_operations(version_dir)
+    assert (version_dir / INT8_FILE).is_file() and report["int8"]["calibration_images"] == 76
+    assert report["int8"]["class_agreement"] >= 0.95
+
+    with pytest.raises(ExportMismatch, match="picks the SavedModel's class"):
+        check_int8_tflite(version_dir, images[:64], min_agreement=1.01)
+
+    run = subprocess.run([sys.executable, "-c", INT8_RUN, str(version_dir)], capture_output=True, text=True,
+                         check=True, cwd=REPO)
+    loaded, probabilities = json.loads(run.stdout.strip().splitlines()[-1])
+    assert not loaded, f"running the int8 model imported {loaded}"
+    expected = load_signature(version_dir)(pixels=tf.constant(images[:4, ..., None].astype(np.float32)))
+    assert np.abs(np.array(probabilities) - expected["probabilities"].numpy()).max() < 0.1  # int8 rounding
+
+
+INT8_RUN = """
+import json, sys
+import numpy as np
+from fer.serving.client import LocalModel
+from tests.conftest import face_image
+model = LocalModel(sys.argv[1], precision="int8")
+pixels = np.stack([face_image(i % 7, i) for i in range(4)])[..., None].astype(np.float32)
+probabilities = model.predict(pixels)
+print(json.dumps([[name for name in ("tensorflow", "keras") if name in sys.modules], probabilities.tolist()]))
+"""

@@ -11,8 +11,10 @@ import keras
 import numpy as np
 import pytest
 
+from fer.cpu import training_precision
 from fer.learn.profiles import apply_profile, load_profile, set_flags
-from fer.learn.training import Batches, make_optimizer, publish_log, train, warn_if_bfloat16_is_emulated
+from fer.learn.training import (Batches, make_optimizer, publish_log, train, training_subset,
+                                warn_if_bfloat16_is_emulated)
 from fer.params import load_params
 from tests.conftest import REPO, face_image, fit_tiny_model
 
@@ -55,7 +57,21 @@ def test_bfloat16_on_a_cpu_without_bfloat16_instructions_is_warned_about(precisi
         warn_if_bfloat16_is_emulated(precision, cpuinfo, devices)
     assert len(caught) == int(warns)
     if warns:
-        assert "train.precision=float32" in str(caught[0].message)
+        assert "train.precision=auto" in str(caught[0].message)
+
+
+@pytest.mark.parametrize("flags, isa_cap, expected", [
+    (AVX2_FLAGS, "", "float32"),
+    (AVX2_FLAGS + " avx512f avx512_bf16", "", "mixed_bfloat16"),
+    (AVX2_FLAGS + " amx_bf16 amx_tile", "avx512_core_amx", "mixed_bfloat16"),
+    (AVX2_FLAGS + " avx512f avx512_bf16", "AVX2", "float32"),  # oneDNN told to compute as an AVX2 CPU does
+    (AVX2_FLAGS + " avx512f avx512_bf16", "AVX512_CORE_VNNI", "float32"),
+])
+def test_auto_precision_trains_in_bfloat16_only_where_the_cpu_and_onednn_have_it(flags, isa_cap, expected,
+                                                                                 monkeypatch):
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", isa_cap)
+    assert training_precision("auto", flags) == expected
+    assert training_precision("float32", flags) == "float32"  # a named precision is kept
 
 
 def test_sgd_decays_weights_and_learns_the_synthetic_faces():
@@ -88,7 +104,7 @@ def tiny_training(epochs: int, tmp_path: Path, lr: float = 1e-3, seed: int = 0, 
     data = {"images": images, "labels": np.arange(28) % 7}
     options = dict(seed=seed, model="vgg_small", epochs=epochs, batch_size=14, precision="float32", lr=lr,
                    lr_schedule="cosine", warmup_epochs=0, optimizer="adamw", weight_decay=0.0, ema=None,
-                   label_smoothing=0.0, augment={})
+                   label_smoothing=0.0, augment={}, subset=0)
     return train(data, data, options, dict(widths=[4], convs=[1], dropout=0.0), "none", tmp_path / "backup",
                  start_from)
 
@@ -103,6 +119,18 @@ def test_a_warm_start_begins_from_the_saved_networks_weights(tmp_path):
     cold, _ = tiny_training(1, tmp_path / "cold", lr=0.0, seed=5)
     assert all(np.array_equal(a, b.numpy()) for a, b in zip(saved, warm.trainable_weights))
     assert not all(np.array_equal(a, b.numpy()) for a, b in zip(saved, cold.trainable_weights))
+
+
+def test_a_training_subset_is_drawn_with_the_seed_and_keeps_rows_together():
+    data = {"images": np.arange(50)[:, None, None] * np.ones((1, 48, 48), np.int64), "labels": np.arange(50) % 7,
+            "ids": np.array([f"face{i}" for i in range(50)])}
+    subset = training_subset(data, 20, seed=3)
+    rows = subset["images"][:, 0, 0]
+    assert len(rows) == 20 == len(set(rows)) and list(rows) == sorted(rows)
+    assert (subset["labels"] == rows % 7).all() and list(subset["ids"]) == [f"face{i}" for i in rows]
+    assert np.array_equal(training_subset(data, 20, seed=3)["images"], subset["images"])  # the seed decides
+    assert not np.array_equal(training_subset(data, 20, seed=4)["images"], subset["images"])
+    assert training_subset(data, 0, seed=3) is data and training_subset(data, 50, seed=3) is data
 
 
 def test_training_logs_each_epoch_with_dvclive_and_publishes_its_curves(tmp_path):
@@ -162,7 +190,7 @@ data = {{"images": np.random.default_rng(0).integers(0, 256, (32, 48, 48), dtype
          "labels": np.arange(32) % 7}}
 options = dict(seed=0, model="vgg_small", epochs=1, batch_size=16, precision="float32", lr=1e-3,
                lr_schedule="cosine", warmup_epochs=0, optimizer="sgd", weight_decay=5e-4, ema=0.99,
-               label_smoothing=0.1,
+               label_smoothing=0.1, subset=0,
                augment=dict(flip=True, shift=0.1, rotation=0.05, zoom=0.1, erasing=0.5))
 model, _ = train(data, data, options, dict(widths=[8, 16], convs=[1, 1], dropout=0.1), "none",
                  Path({str(tmp_path)!r}) / "backup")

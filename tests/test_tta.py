@@ -1,4 +1,8 @@
+import math
+
+import keras
 import numpy as np
+import pytest
 
 from fer.learn.models import build_model
 from fer.learn.tta import Rotate, inference_model
@@ -33,3 +37,14 @@ def test_rotation_tta_averages_four_views_of_each_face():
     views += [view[:, :, ::-1] for view in views]
     expected = np.mean([base.predict(view, verbose=0) for view in views], axis=0)
     assert np.allclose(model.predict(image, verbose=0), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("degrees", [12, -12, 30])
+def test_rotation_samples_as_keras_affine_transform_does(degrees):
+    images = np.random.default_rng(degrees % 7).integers(0, 256, (4, 48, 48, 1)).astype(np.float32)
+    angle = math.radians(degrees)
+    cos, sin, centre = math.cos(angle), math.sin(angle), 47 / 2
+    transform = [cos, -sin, centre - cos * centre + sin * centre, sin, cos, centre - sin * centre - cos * centre, 0, 0]
+    expected = keras.ops.image.affine_transform(images, np.array(transform, np.float32), interpolation="bilinear",
+                                                fill_mode="nearest")
+    assert np.abs(np.asarray(Rotate(degrees)(images)) - np.asarray(expected)).max() < 5e-3  # float32 rounding

@@ -51,9 +51,11 @@ ANALYSIS_HELP = {
                          " and not classified",
     "attention_max_yaw": "a face counts as looking at the screen (attention) within this yaw, in degrees",
     "attention_max_pitch": "a face counts as looking at the screen (attention) within this pitch, in degrees",
-    "precision": "how a SavedModel --model runs: bfloat16 (TensorFlow's oneDNN mixed precision: about four times the"
-                 " faces per second, PrivateTest 0.7099 against 0.7102), float32, or auto: bfloat16 where the CPU"
-                 " has AVX512-BF16 or AMX (native there), else float32; a model server URL is not affected",
+    "precision": "how a SavedModel --model runs: int8 (its TensorFlow Lite model, which fer_fast ships: about 3.5"
+                 " times float32's faces per second, PrivateTest 0.7101 against 0.7102), bfloat16 (TensorFlow's"
+                 " oneDNN mixed precision, fast on AVX512-BF16 or AMX only), float32, or auto: bfloat16 on AMX, else"
+                 " int8 where the model has it, else bfloat16 where native, else float32; a model server URL is"
+                 " not affected",
     "baseline_segment": "event or segment whose faces are each player's calibration baseline, e.g. lobby or"
                         " menu (default: none: each player's median over the whole session)",
     "reaction_window_s": "length in seconds of the segment that follows an event without an end (a moment)",
@@ -75,7 +77,7 @@ ANALYSIS_RANGES = {
     "reaction_window_s": "positive", "clock_offset_s": "any", "strongest_moments": "non-negative",
     "batch_size": "positive",
 }
-ANALYSIS_CHOICES = {"detector": ("yunet", "haar"), "precision": ("auto", "float32", "bfloat16")}
+ANALYSIS_CHOICES = {"detector": ("yunet", "haar"), "precision": ("auto", "float32", "bfloat16", "int8")}
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -142,26 +144,26 @@ def run(args: argparse.Namespace) -> None:
         except ModelNotFoundError as error:
             sys.exit(f"fer analyze: {error}")
     from fer.contract import ServingError
-    from fer.cpu import has_native_bfloat16
     from fer.playtest.sessions import BatchInterrupted, analyze_many
-    if settings.precision == "auto":  # resolved, so that the summary and the fingerprint say which one ran
-        settings.precision = "bfloat16" if has_native_bfloat16() else "float32"
-    bfloat16 = settings.precision == "bfloat16"
+    from fer.serving.client import local_precision
+    # resolved, so that the summary and the fingerprint say which one ran
+    settings.precision = local_precision(settings.precision, args.model)
     check_events(args)
     left = pending(args, settings)
     model = None
-    if left and args.ray is None:  # with --ray, the Ray workers import TensorFlow and open the model
+    if left and args.ray is None:  # with --ray, the Ray workers open the model
         print(f"{len(left)} of {len(args.inputs)} recordings to analyse; loading the model {args.model} ...",
               file=sys.stderr, flush=True)
-        import_tensorflow(args.verbose)
+        if settings.precision != "int8" and not str(args.model).startswith(("http://", "https://", "grpc://")):
+            import_tensorflow(args.verbose)  # a SavedModel's; the int8 model runs on LiteRT, a server on its own
         from fer.serving.client import open_model
         try:
-            model = open_model(args.model, bfloat16=bfloat16)
+            model = open_model(args.model, precision=settings.precision)
         except (ServingError, OSError) as error:
             sys.exit(f"fer analyze: the model cannot be used: {error}")
     elif args.ray is not None:
         model = args.model
-    run_batch = analyze_many if args.ray is None else _on_ray(args, bfloat16)
+    run_batch = analyze_many if args.ray is None else _on_ray(args, settings.precision)
     try:
         result = run_batch(args.inputs, args.out, model, settings, model_name=str(args.model),
                            events_path=args.events, build=args.build, progress=not args.quiet,
@@ -221,13 +223,13 @@ def attach_captures(args: argparse.Namespace) -> None:
             print(f"{name}: gameplay capture {capture} attached (offset {args.gameplay_offset:g} s)")
 
 
-def _on_ray(args: argparse.Namespace, bfloat16: bool):
+def _on_ray(args: argparse.Namespace, precision: str):
     """analyze_many's stand-in for --ray: the same batch on the Ray cluster at args.ray ("": a local one)."""
     from fer.playtest.distributed import analyze_on_ray
 
     def run_batch(sources, out_root, model_path, settings, **options):
         return analyze_on_ray(sources, out_root, model_path, settings, address=args.ray or None,
-                              workers=args.ray_workers, verbose=args.verbose, bfloat16=bfloat16, **options)
+                              workers=args.ray_workers, verbose=args.verbose, precision=precision, **options)
     return run_batch
 
 

@@ -5,7 +5,10 @@ float32 ``pixels`` [N, 48, 48, 1] (raw grey levels 0..255) and returns ``probabi
 in the order of CLASS_NAMES, which is written to assets.extra/class_names.txt beside it.
 
 The SavedModel computes what the Keras model computes with each BatchNormalization folded into the
-convolution before it (fold_batch_norms): the same function in fewer operations.
+convolution before it (fold_batch_norms): the same function in fewer operations. With ``int8``, the version
+folder also holds ``model.tflite``: TensorFlow Lite's int8 post-training quantization of the SavedModel
+(weights and activations in int8, calibrated on validation faces; float32 pixels in, probabilities out),
+which LocalModel runs with XNNPACK for `fer analyze --precision int8`; TensorFlow Serving ignores it.
 """
 from __future__ import annotations
 
@@ -18,15 +21,17 @@ import tensorflow as tf
 from keras import layers
 
 from fer.contract import CLASS_NAMES, INPUT_NAME, INPUT_SHAPE, OUTPUT_NAME, SIGNATURE
+from fer.learn.models import AUGMENTATION
+from fer.serving.int8 import INT8_FILE, Int8Model
 
 
 class ExportMismatch(RuntimeError):
     pass
 
 
-class FoldedBatchNorm(layers.Layer):
-    """Where a BatchNormalization was before it was folded into the convolution that feeds it: passes its
-    input on (TensorFlow drops it from the graph)."""
+class PassThrough(layers.Layer):
+    """Where a layer that does nothing at inference was (a BatchNormalization folded into the convolution that
+    feeds it, the training augmentation): passes its input on (TensorFlow drops it from the graph)."""
 
     def call(self, inputs, **kwargs):
         return inputs
@@ -49,7 +54,9 @@ def foldable_batch_norms(model: keras.Model) -> dict[int, tuple[layers.Conv2D, l
 
 def fold_batch_norms(model: keras.Model) -> keras.Model:
     """The same function with every BatchNormalization that follows a bias-free convolution folded into it
-    (kernel times gamma / sqrt(variance + epsilon), bias beta - mean times that), in nested models too.
+    (kernel times gamma / sqrt(variance + epsilon), bias beta - mean times that), in nested models too, and
+    without the training augmentation, which passes faces on unchanged at inference (its random ops would
+    stay in the graph, where TensorFlow Lite's converter has no kernels for them).
 
     At inference a BatchNormalization is a multiplication and an addition over the whole activation,
     which TensorFlow's oneDNN cannot fuse into the convolution; folded, convolution, bias and ReLU run
@@ -60,12 +67,14 @@ def fold_batch_norms(model: keras.Model) -> keras.Model:
 
     def clone(layer: layers.Layer) -> layers.Layer:
         if id(layer) not in clones:  # a layer called several times (a nested model, one per view) stays one
-            if isinstance(layer, keras.Model):
+            if isinstance(layer, keras.Sequential) and layer.name == AUGMENTATION:
+                clones[id(layer)] = PassThrough(name=layer.name)
+            elif isinstance(layer, keras.Model):
                 clones[id(layer)] = fold_batch_norms(layer)
             elif id(layer) in pairs:
                 clones[id(layer)] = layers.Conv2D.from_config({**layer.get_config(), "use_bias": True})
             elif id(layer) in folded_norms:
-                clones[id(layer)] = FoldedBatchNorm(name=layer.name)
+                clones[id(layer)] = PassThrough(name=layer.name)
             else:
                 clones[id(layer)] = layer.__class__.from_config(layer.get_config())
         return clones[id(layer)]
@@ -124,9 +133,42 @@ def check_savedmodel(model: keras.Model, version_dir: Path, images: np.ndarray, 
     return difference
 
 
-def export_model(model: keras.Model, version_dir: Path, check_images: np.ndarray) -> dict:
+def write_int8_tflite(version_dir: Path, calibration_images: np.ndarray) -> Path:
+    """The SavedModel in ``version_dir`` quantized to int8 by TensorFlow Lite's converter, activation ranges
+    calibrated on ``calibration_images``, written as ``version_dir/model.tflite``."""
+    pixels = calibration_images.reshape(-1, *INPUT_SHAPE).astype(np.float32)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(version_dir), signature_keys=[SIGNATURE])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([pixels[start:start + 32]] for start in range(0, len(pixels), 32))
+    path = version_dir / INT8_FILE
+    path.write_bytes(converter.convert())
+    return path
+
+
+def check_int8_tflite(version_dir: Path, images: np.ndarray, min_agreement: float = 0.95) -> dict:
+    """How often the int8 model picks the SavedModel's class on ``images``, and its largest probability
+    difference; raises ExportMismatch below ``min_agreement`` (quantization rounds, so they never match
+    exactly; measured: docs/training.md#the-fast-model)."""
+    pixels = images.reshape(-1, *INPUT_SHAPE).astype(np.float32)
+    exact = load_signature(version_dir)(**{INPUT_NAME: tf.constant(pixels)})[OUTPUT_NAME].numpy()
+    rounded = Int8Model(version_dir).predict(pixels)
+    agreement = float((exact.argmax(1) == rounded.argmax(1)).mean())
+    if agreement < min_agreement:
+        raise ExportMismatch(f"{version_dir / INT8_FILE}: picks the SavedModel's class on {agreement:.1%} of"
+                             f" {len(pixels)} faces (at least {min_agreement:.0%} expected)")
+    return {"class_agreement": agreement, "max_abs_difference": float(np.abs(exact - rounded).max())}
+
+
+def export_model(model: keras.Model, version_dir: Path, check_images: np.ndarray,
+                 calibration_images: np.ndarray | None = None) -> dict:
     """Writes the model, its batch normalisations folded, as the SavedModel in ``version_dir`` (replacing one
-    there) and checks it against the model as it is; returns the check."""
+    there) and checks it against the model as it is; with ``calibration_images``, also its int8 TensorFlow
+    Lite model, checked against the SavedModel. Returns the checks."""
     write_savedmodel(fold_batch_norms(model), version_dir)
     difference = check_savedmodel(model, version_dir, check_images)
-    return {"max_abs_difference": difference, "checked_images": int(len(check_images))}
+    report = {"max_abs_difference": difference, "checked_images": int(len(check_images))}
+    if calibration_images is not None:
+        write_int8_tflite(version_dir, calibration_images)
+        report["int8"] = {**check_int8_tflite(version_dir, check_images),
+                          "calibration_images": int(len(calibration_images))}
+    return report

@@ -12,6 +12,8 @@ from keras import layers
 
 from fer.contract import INPUT_SHAPE, NUM_CLASSES
 
+AUGMENTATION = "augmentation"  # the name of the training augmentation's layers, which export leaves out
+
 
 def _inputs(augmentation: keras.Sequential | None) -> tuple[keras.KerasTensor, keras.KerasTensor]:
     """Pixels in, scaled to 0..1 and augmented (augmentation only acts in training)."""
@@ -158,7 +160,7 @@ def augmentation_layers(flip: bool, shift: float, rotation: float, zoom: float, 
         steps.append(layers.RandomContrast(contrast, value_range=(0, 1), dtype="float32"))
     if noise:
         steps.append(layers.GaussianNoise(noise, dtype="float32"))
-    return keras.Sequential(steps, name="augmentation") if steps else None
+    return keras.Sequential(steps, name=AUGMENTATION) if steps else None
 
 
 def build_model(name: str, augment: dict | None = None, **options) -> keras.Model:

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from fer.contract import NUM_CLASSES
-from fer.cpu import cpuinfo, has_native_bfloat16
+from fer.cpu import cpuinfo, has_native_bfloat16, training_precision
 from fer.data.split import class_weights
 from fer.learn.models import build_model
 
@@ -150,9 +150,21 @@ def warn_if_bfloat16_is_emulated(precision: str, cpuinfo: str, devices: list[str
     if precision != "mixed_bfloat16" or not cpuinfo or has_native_bfloat16(cpuinfo):
         return
     if all(device.lower().startswith("cpu") for device in devices):
-        warnings.warn("train.precision is mixed_bfloat16, but this CPU has neither AVX512-BF16 nor AMX-BF16, so"
-                      " bfloat16 is emulated and slow; train in float32 here: dvc exp run -S train.precision=float32",
+        warnings.warn("train.precision is mixed_bfloat16, but this CPU has neither AVX512-BF16 nor AMX-BF16 (or"
+                      " ONEDNN_MAX_CPU_ISA hides them), so bfloat16 is emulated and slow; let training choose:"
+                      " dvc exp run -S train.precision=auto",
                       stacklevel=2)
+
+
+def training_subset(train_set: dict, size: int, seed: int) -> dict:
+    """``size`` faces of the training split drawn at random with ``seed`` (in their order there), or all of them
+    where ``size`` is 0 or not smaller: a quick experiment's training data."""
+    count = len(train_set["labels"])
+    if not 0 < size < count:
+        return train_set
+    chosen = np.sort(np.random.default_rng(seed).choice(count, size, replace=False))
+    print(f"training on {size} of the {count} training faces (train.subset)")
+    return {key: value[chosen] if len(value) == count else value for key, value in train_set.items()}
 
 
 def train(train_set: dict, validation_set: dict, params: dict, model_options: dict, balance: str,
@@ -162,9 +174,10 @@ def train(train_set: dict, validation_set: dict, params: dict, model_options: di
     weights training starts from (a warm start, to fine-tune), else new random weights.
 
     Training computes in ``params["precision"]`` (mixed_bfloat16 saves a sixth to a quarter of the time
-    on CPUs with AVX512-BF16 or AMX); the returned model computes in float32, as evaluation and
-    serving expect.
+    on CPUs with AVX512-BF16 or AMX; ``auto`` picks it there and float32 elsewhere); the returned model
+    computes in float32, as evaluation and serving expect.
     """
+    params = dict(params, precision=training_precision(params["precision"]))
     keras.utils.set_random_seed(params["seed"])
     warn_if_bfloat16_is_emulated(params["precision"], cpuinfo(), keras.distribution.list_devices())
     keras.mixed_precision.set_global_policy(params["precision"])
@@ -175,6 +188,7 @@ def train(train_set: dict, validation_set: dict, params: dict, model_options: di
     if start_from is not None:
         model.set_weights(keras.models.load_model(start_from).get_weights())
         print(f"starting from the weights of {start_from}")
+    train_set = training_subset(train_set, params["subset"], params["seed"])
     train_data = Batches(train_set["images"], train_set["labels"], params["batch_size"], params["seed"])
     validation_data = Batches(validation_set["images"], validation_set["labels"], 512)
     compile_model(model, params, steps_per_epoch=len(train_data))

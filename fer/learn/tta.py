@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import layers
 
 from fer.contract import INPUT_SHAPE
@@ -21,23 +22,43 @@ class HorizontalFlip(layers.Layer):
 
 class Rotate(layers.Layer):
     """Turns images ``degrees`` counterclockwise about their centre with bilinear interpolation, repeating
-    the edge pixels into the corners (as the training augmentation's ``fill_mode="nearest"`` does)."""
+    the edge pixels into the corners (as the training augmentation's ``fill_mode="nearest"`` does).
+
+    The same sampling as ``keras.ops.image.affine_transform`` (within float32 rounding), written as four
+    gathers of fixed pixels with fixed weights: operations that TensorFlow Lite's int8 converter takes."""
 
     def __init__(self, degrees: float, **kwargs):
         super().__init__(**kwargs)
         self.degrees = degrees
 
     def call(self, images):
-        angle = math.radians(self.degrees)
-        cos, sin = math.cos(angle), math.sin(angle)
-        cy, cx = (images.shape[1] - 1) / 2, (images.shape[2] - 1) / 2
-        # for each output pixel (x, y), the input point it samples
-        transform = [cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy, 0.0, 0.0]
-        return keras.ops.image.affine_transform(images, keras.ops.convert_to_tensor(transform, images.dtype),
-                                                interpolation="bilinear", fill_mode="nearest")
+        height, width, channels = images.shape[1:]
+        sources, weights = rotation_sampling(self.degrees, height, width)
+        flat = keras.ops.reshape(images, (-1, height * width, channels))
+        turned = sum(keras.ops.take(flat, source, axis=1) * keras.ops.cast(weight[None, :, None], images.dtype)
+                     for source, weight in zip(sources, weights))
+        return keras.ops.reshape(turned, (-1, height, width, channels))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "degrees": self.degrees}
+
+
+def rotation_sampling(degrees: float, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each output pixel of an image turned ``degrees`` about its centre, the four input pixels (flat
+    indices, [4, height * width]) that bilinear interpolation blends and their weights; the point sampled
+    is clamped to the image first, which repeats the edge pixels."""
+    angle = math.radians(degrees)
+    cos, sin = math.cos(angle), math.sin(angle)
+    cy, cx = (height - 1) / 2, (width - 1) / 2
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float64)
+    x = np.clip(cos * columns - sin * rows + cx - cos * cx + sin * cy, 0, width - 1)
+    y = np.clip(sin * columns + cos * rows + cy - sin * cx - cos * cy, 0, height - 1)
+    x0, y0 = np.floor(x), np.floor(y)
+    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
+    wx, wy = x - x0, y - y0
+    sources = np.stack([y0 * width + x0, y0 * width + x1, y1 * width + x0, y1 * width + x1]).astype(np.int32)
+    weights = np.stack([(1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx]).astype(np.float32)
+    return sources.reshape(4, -1), weights.reshape(4, -1)
 
 
 def inference_model(model: keras.Model, tta_flip: bool, tta_rotation: float = 0) -> keras.Model:

@@ -39,7 +39,7 @@ class Worker:
     """A Ray actor: the model, opened once, and the analysis of one recording per call."""
 
     def __init__(self, model_path: str, cwd: str, threads: int, verbose: bool = False,
-                 before_each: Callable[[str, Path], None] | None = None, bfloat16: bool = False):
+                 before_each: Callable[[str, Path], None] | None = None, precision: str = "float32"):
         if os.path.isdir(cwd):  # relative paths mean what they meant to the driver, where that folder is shared
             os.chdir(cwd)
         from fer.tf import import_tensorflow, quiet_tensorflow
@@ -47,7 +47,7 @@ class Worker:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         self.before_each, self.model, self.error = before_each, None, None
         try:
-            if not str(model_path).startswith(("http://", "https://", "grpc://")):
+            if precision != "int8" and not str(model_path).startswith(("http://", "https://", "grpc://")):
                 import_tensorflow(verbose)
                 import tensorflow as tf
                 try:  # as many threads as the CPUs Ray gave this worker, so that workers do not fight for cores
@@ -58,7 +58,7 @@ class Worker:
             import cv2
             cv2.setNumThreads(threads)
             from fer.serving.client import open_model
-            self.model = open_model(model_path, bfloat16=bfloat16)
+            self.model = open_model(model_path, precision=precision, threads=threads)
         except Exception as error:  # reported by ready(): the driver stops before any recording is tried
             self.error = f"{type(error).__name__}: {error}"
 
@@ -82,7 +82,7 @@ def analyze_on_ray(sources: list[str | Path], out_root: Path, model_path: str | 
                    build: str | None = None, workers: int | None = None, cpus_per_worker: float = 1,
                    retries: int = DEFAULT_RETRIES, progress: bool = True, max_duration_s: float | None = None,
                    live: bool = False, verbose: bool = False, num_cpus: int | None = None,
-                   before_each: Callable[[str, Path], None] | None = None, bfloat16: bool = False) -> dict:
+                   before_each: Callable[[str, Path], None] | None = None, precision: str = "float32") -> dict:
     """analyze_many on Ray: each recording of ``sources`` is one task on a pool of ``workers`` actors (default:
     as many as the cluster has CPUs for, at most one per recording to do), each holding the model at
     ``model_path``; returns and writes the same ``out_root/batch.json`` (entries in the order of ``sources``).
@@ -91,7 +91,7 @@ def analyze_on_ray(sources: list[str | Path], out_root: Path, model_path: str | 
     with ``num_cpus`` CPUs (default: all), shut down at the end; if this process is already connected
     (ray.init was called), that cluster is used and left running. A worker that dies has its recording run
     again ``retries`` times before it is reported as failed. ``model_name`` goes into the fingerprints and
-    summaries (default: ``str(model_path)``, as `fer analyze` writes). ``bfloat16``: the workers run a SavedModel in bfloat16 (LocalModel). ``before_each(source, out_dir)`` runs in
+    summaries (default: ``str(model_path)``, as `fer analyze` writes). ``precision``: how the workers run a SavedModel (LocalModel). ``before_each(source, out_dir)`` runs in
     the worker before each recording (for tests and instrumentation). Raises ServingError, before any
     recording is tried, if a worker cannot open the model; ConnectionError if the cluster cannot be reached;
     BatchInterrupted on Ctrl-C, after writing batch.json."""
@@ -117,7 +117,7 @@ def analyze_on_ray(sources: list[str | Path], out_root: Path, model_path: str | 
                 _connect(address, num_cpus)
                 started_here = True
             count = workers or max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_worker))
-            make = _actor_factory(model_path, cpus_per_worker, retries, verbose, before_each, bfloat16)
+            make = _actor_factory(model_path, cpus_per_worker, retries, verbose, before_each, precision)
             actors = [make() for _ in range(min(count, len(to_do)))]
             log.info("%d recordings to analyse on %d Ray workers", len(to_do), len(actors))
             _run(actors, make, to_do, outcomes, sources, names, out_root, settings, model_name, events_path, build,
@@ -179,10 +179,10 @@ def _answers(address: str) -> None:
         raise ConnectionError(f"Ray cluster {address}: nothing answers there: {error.strerror or error}") from None
 
 
-def _actor_factory(model_path, cpus_per_worker: float, retries: int, verbose: bool, before_each, bfloat16: bool):
+def _actor_factory(model_path, cpus_per_worker: float, retries: int, verbose: bool, before_each, precision: str):
     remote = ray.remote(Worker).options(num_cpus=cpus_per_worker, max_restarts=-1, max_task_retries=retries)
     threads = max(1, int(cpus_per_worker))
-    return lambda: remote.remote(str(model_path), os.getcwd(), threads, verbose, before_each, bfloat16)
+    return lambda: remote.remote(str(model_path), os.getcwd(), threads, verbose, before_each, precision)
 
 
 def _run(actors: list, make, to_do: deque, outcomes: dict, sources, names, out_root: Path,

@@ -27,5 +27,5 @@ class AnalysisSettings:
     clock_offset_s: float = 0.0  # video time = event time + offset
     strongest_moments: int = 5
     batch_size: int = 64
-    precision: str = "auto"  # of an in-process SavedModel: auto (bfloat16 where the CPU has it), float32, bfloat16
+    precision: str = "auto"  # of an in-process SavedModel: auto, float32, bfloat16, int8 (fer.serving.client.local_precision)
     save_faces: bool = False  # privacy by default: face crops are written only when asked for

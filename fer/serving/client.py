@@ -9,7 +9,8 @@ other failure raises ServingError carrying the server's own message.
 
 Neither client imports TensorFlow or Keras: REST is JSON, and gRPC uses the wire-compatible
 messages of fer.serving.protos rather than ``tensorflow_serving.apis`` (whose protos import all of
-TensorFlow). Only LocalModel, which runs the SavedModel in-process, imports TensorFlow, when made.
+TensorFlow). Only LocalModel, which runs the SavedModel in-process, imports TensorFlow, when made (except in int8, which
+runs on LiteRT's interpreter).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from requests.adapters import HTTPAdapter
 from fer.contract import (ANALYSIS_MODEL_NAME, INPUT_NAME, MODEL_NAME, OUTPUT_NAME, SIGNATURE, ServingError,
                           versions_on_disk)
 from fer.serving import protos
+from fer.serving.int8 import INT8_FILE, Int8Model
 
 log = logging.getLogger(__name__)
 RETRYABLE = ("UNAVAILABLE", "503")
@@ -199,21 +201,22 @@ def connect(url: str, **options) -> RestClient | GrpcClient:
     raise ValueError(f"model server URL {url!r} must start with http://, https:// or grpc://")
 
 
+PRECISIONS = ("auto", "float32", "bfloat16", "int8")
+
+
 class LocalModel:
     """The exported SavedModel called in-process: a version folder, or the highest version under a base path.
 
-    With ``bfloat16``, TensorFlow's oneDNN auto-mixed-precision pass runs the model's convolutions and
-    matrix products in bfloat16 (about four times the faces per second on AVX512-BF16/AMX, PrivateTest 0.7099
-    against 0.7102: docs/playtest.md). The pass is a process-wide TensorFlow option, so it then applies to
-    every model this process runs."""
+    ``precision``: float32, the SavedModel as exported; bfloat16, TensorFlow's oneDNN auto-mixed-precision pass
+    runs its convolutions and matrix products in bfloat16 (fast only on AVX512-BF16/AMX; a process-wide
+    TensorFlow option, so it then applies to every model this process runs); int8, the version's int8
+    TensorFlow Lite model (``model.tflite``, written by export where params ask) run by XNNPACK on
+    ``threads`` threads (default: every core this process may use). Speed and accuracy of each:
+    docs/training.md#the-fast-model."""
 
-    def __init__(self, path: str | Path, bfloat16: bool = False):
-        import tensorflow as tf
-
-        from fer.learn.export import load_signature
-        if bfloat16:
-            tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": True})
-        self.bfloat16 = bfloat16
+    def __init__(self, path: str | Path, precision: str = "float32", threads: int | None = None):
+        if precision not in PRECISIONS[1:]:
+            raise ValueError(f"precision {precision!r}: use one of {', '.join(PRECISIONS[1:])}")
         path = Path(path)
         if not (path / "saved_model.pb").is_file():
             versions = versions_on_disk(path)
@@ -221,20 +224,48 @@ class LocalModel:
                 raise ServingError("NOT_FOUND", f"{path}: no SavedModel there (expected saved_model.pb or"
                                                 f" numbered version folders)")
             path = path / str(versions[-1])
-        self.path, self._tf = path, tf
+        self.path, self.precision = path, precision
+        if precision == "int8":  # without TensorFlow
+            self._int8 = Int8Model(path, threads)
+            return
+        import tensorflow as tf
+        self._tf = tf
+        from fer.learn.export import load_signature
+        if precision == "bfloat16":
+            tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": True})
         self.signature = load_signature(path)
 
     def predict(self, pixels: np.ndarray) -> np.ndarray:
-        outputs = self.signature(**{INPUT_NAME: self._tf.constant(np.asarray(pixels, dtype=np.float32))})
-        return outputs[OUTPUT_NAME].numpy()
+        if self.precision == "int8":
+            return self._int8.predict(pixels)
+        pixels = np.asarray(pixels, dtype=np.float32)
+        return self.signature(**{INPUT_NAME: self._tf.constant(pixels)})[OUTPUT_NAME].numpy()
 
 
-def open_model(where: str | Path, first_contact_s: float = 10.0, bfloat16: bool = False) -> ModelClient:
+def local_precision(setting: str, model: str | Path) -> str:
+    """A LocalModel precision for ``setting``; ``auto`` is bfloat16 on AMX, else int8 where the model's newest
+    version has an int8 model, else bfloat16 where the CPU has it natively, else float32 (the fastest here:
+    docs/training.md#the-fast-model)."""
+    if setting != "auto":
+        return setting
+    from fer.cpu import has_amx, has_native_bfloat16
+    if has_amx():
+        return "bfloat16"
+    path = Path(model)
+    versions = versions_on_disk(path) if not (path / "saved_model.pb").is_file() else None
+    version = path / str(versions[-1]) if versions else path
+    if (version / INT8_FILE).is_file():
+        return "int8"
+    return "bfloat16" if has_native_bfloat16() else "float32"
+
+
+def open_model(where: str | Path, first_contact_s: float = 10.0, precision: str = "float32",
+               threads: int | None = None) -> ModelClient:
     """A model server URL (see ``connect``; one that names no model means the analysis model, fer_fast)
-    or a SavedModel path (run in bfloat16 if asked: LocalModel), checked with one prediction; a server is
+    or a SavedModel path (run in ``precision`` on ``threads``: LocalModel), checked with one prediction; a server is
     waited for ``first_contact_s`` at most (later calls retry for the client's ``retry_for_s``)."""
     if not str(where).startswith(("http://", "https://", "grpc://")):
-        return _checked(LocalModel(where, bfloat16), where)
+        return _checked(LocalModel(where, precision, threads), where)
     model = connect(str(where), model=ANALYSIS_MODEL_NAME)
     model.retry_for_s, retry_for_s = first_contact_s, model.retry_for_s
     _checked(model, where)
