@@ -332,16 +332,26 @@ def test_an_events_csv_saved_with_a_byte_order_mark_is_read(tmp_path):
     assert load_events(tmp_path / "e.csv") == [Event(0.0, "intro", 4.0), Event(8.0, "death")]
 
 
-def test_ctrl_c_while_tensorflow_loads_exits_130_without_a_traceback(tmp_path):
-    video = faceless_video(tmp_path / "room.mp4")
+@pytest.mark.parametrize("precision", ["float32", "auto"])
+def test_ctrl_c_while_the_model_loads_exits_130_without_a_traceback(tmp_path, precision):
+    """float32 imports TensorFlow (seconds); auto runs fer_fast's int8 model on LiteRT (a fraction of one), so
+    Ctrl-C lands while it loads or while the recording is read: both end with 130 and no traceback."""
+    video = faceless_video(tmp_path / "room.mp4", frames=600)  # long enough not to be finished when Ctrl-C lands
     with open(tmp_path / "stderr", "w") as err:
-        process = subprocess.Popen(fer_command("analyze", video, "--out", tmp_path / "out", "--quiet"),
+        process = subprocess.Popen(fer_command("analyze", video, "--out", tmp_path / "out", "--quiet",
+                                               "--precision", precision),
                                    stdout=subprocess.DEVNULL, stderr=err, cwd=REPO)
-        time.sleep(1.0)  # TensorFlow takes seconds to import
-        process.send_signal(signal.SIGINT)
-        code = process.wait(60)
+        try:
+            deadline = time.monotonic() + 120
+            while "loading the model" not in (tmp_path / "stderr").read_text():
+                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "stderr").read_text()
+                time.sleep(0.01)
+            process.send_signal(signal.SIGINT)
+            code = process.wait(60)
+        finally:
+            process.kill()
     stderr = (tmp_path / "stderr").read_text()
-    assert code == 130 and "Traceback" not in stderr and "fer analyze: interrupted" in stderr, stderr
+    assert code == 130 and "Traceback" not in stderr and "interrupted" in stderr, stderr
     assert not (tmp_path / "out" / "room").exists()
 
 

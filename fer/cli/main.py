@@ -28,6 +28,14 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         args.run(args)
-    except KeyboardInterrupt:  # Ctrl-C before a command's own handling starts (e.g. while TensorFlow loads)
-        print(f"\nfer {args.command}: interrupted", file=sys.stderr)
-        sys.exit(130)
+    except KeyboardInterrupt:  # Ctrl-C before a command's own handling starts (e.g. while the model loads)
+        _interrupted(args.command)
+    except ImportError as error:
+        if not isinstance(error.__cause__, KeyboardInterrupt):
+            raise
+        _interrupted(args.command)  # Ctrl-C inside a C extension's initialisation: pybind11 reports ImportError
+
+
+def _interrupted(command: str) -> None:
+    print(f"\nfer {command}: interrupted", file=sys.stderr)
+    sys.exit(130)
