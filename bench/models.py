@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import sys
 import tempfile
 import time
@@ -137,15 +135,13 @@ print(json.dumps({"faces": len(faces), "per_second": per_second, "others": other
 def exported() -> None:
     import subprocess
 
-    from fer.cpu import cpuinfo, has_native_bfloat16
+    from fer.cpu import describe_cpu, has_native_bfloat16
     from fer.serving.config import load_model_server_config
     from fer.serving.int8 import INT8_FILE
     names = [config.name for config in load_model_server_config(REPO / "serving/models.config").model_config_list.config]
     print(f"{'exported model (in-process, as fer analyze runs it)':52} {'precision':>9} {'faces/s b64':>11}"
           f" {'PrivateTest':>11} {'natural-faces test':>18} {'micro-expressions test':>22}")
-    flags = sorted(set(re.findall(r"\b(avx2|avx512f|avx512_vnni|avx512_bf16|amx_bf16)\b", cpuinfo())))
-    cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
-    print(f"CPU: {os.cpu_count()} cores, {' '.join(flags)}" + (f"; ONEDNN_MAX_CPU_ISA={cap}" if cap else ""))
+    print(f"CPU: {describe_cpu()}")
     for name in names:
         for precision in ("float32", "bfloat16", "int8"):
             if precision == "bfloat16" and not has_native_bfloat16():

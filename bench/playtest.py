@@ -11,7 +11,9 @@ players side by side.
 Usage: python bench/playtest.py [--seconds 60] [--rows 640x480 1280x720 dense four-players] [--precision auto]
 
 On a CPU with AVX512 or AMX, `ONEDNN_MAX_CPU_ISA=AVX2` before it makes TensorFlow compute as on an AVX2-only
-CPU (the int8 model's XNNPACK picks its kernels from the CPU itself: no such cap).
+CPU, and `OPENCV_CPU_DISABLE=AVX512F,AVX512-SKX,AVX512-COMMON` makes OpenCV's
+dispatched kernels (YuNet's among them) do so (the int8 model's XNNPACK picks its kernels from the CPU itself: no such
+cap).
 """
 from __future__ import annotations
 
@@ -27,9 +29,8 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fer.cpu import describe_cpu  # noqa: E402
 from fer.tf import import_tensorflow  # noqa: E402
-
-import_tensorflow(verbose=False)  # without TensorFlow's start-up lines (oneDNN, CUDA); TF_CPP_MIN_LOG_LEVEL=0 shows them
 from fer.playtest.settings import AnalysisSettings  # noqa: E402
 from fer.playtest.sessions import analyze_session  # noqa: E402
 from fer.cli.analyze import MODEL_IN_REPOSITORY  # noqa: E402
@@ -102,7 +103,10 @@ def main() -> None:
                                                              " as fer analyze resolves it)")
     args = parser.parse_args()
     precision = local_precision(args.precision, REPO / MODEL_IN_REPOSITORY)
+    if precision != "int8":  # as fer analyze: the int8 model runs on LiteRT, without TensorFlow (nor its memory)
+        import_tensorflow(verbose=False)
     model, shown = LocalModel(REPO / MODEL_IN_REPOSITORY, precision), faces()
+    print(f"CPU: {describe_cpu()}")
     print(f"defaults: {AnalysisSettings().sample_fps:g} sampled frames/s, detection at"
           f" {AnalysisSettings().detect_width} px width, detector {AnalysisSettings().detector}, model {MODEL_IN_REPOSITORY.name} in {precision}")
     print(f"{'recording':>34} {'x real time':>11} {'decode s':>9} {'detect s':>9} {'classify s':>10}"

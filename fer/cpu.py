@@ -40,3 +40,11 @@ def training_precision(setting: str, flags: str | None = None) -> str:
 def has_amx(flags: str | None = None) -> bool:
     """Whether the CPU has AMX-BF16 tiles (and oneDNN may use them), where bfloat16 runs faster than int8."""
     return has_native_bfloat16(flags) and re.search(r"\bamx_bf16\b", cpuinfo() if flags is None else flags) is not None
+
+
+def describe_cpu() -> str:
+    """What a speed figure was measured on: cores, the vector flags that matter, and any ISA cap in force, e.g.
+    "2 cores, avx2 avx512_bf16 avx512_vnni avx512f; ONEDNN_MAX_CPU_ISA=AVX2"."""
+    flags = sorted(set(re.findall(r"\b(avx2|avx512f|avx512_vnni|avx512_bf16|amx_bf16)\b", cpuinfo())))
+    caps = [f"{name}={os.environ[name]}" for name in ("ONEDNN_MAX_CPU_ISA", "OPENCV_CPU_DISABLE") if os.environ.get(name)]
+    return f"{len(os.sched_getaffinity(0))} cores, {' '.join(flags) or 'no AVX2'}" + (f"; {' '.join(caps)}" if caps else "")

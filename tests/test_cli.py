@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from fer.cli.main import build_parser
-from fer.cli.analyze import ANALYSIS_HELP, ANALYSIS_RANGES, ModelNotFoundError, default_model
+from fer.cli.analyze import ANALYSIS_HELP, ANALYSIS_RANGES, ModelNotFoundError, chosen_model, default_model
 from fer.tf import filter_startup_lines
 from fer.playtest.settings import AnalysisSettings
 from fer.cpu import has_amx
@@ -152,6 +152,18 @@ def test_without_any_model_the_error_names_every_place_looked_at(tmp_path):
     message = str(error.value)
     assert str(tmp_path / "serving/models/fer_fast") in message
     assert str(tmp_path / "elsewhere/serving/models/fer_fast") in message and "--model" in message
+
+
+def test_model_by_name_is_the_committed_one_and_a_path_or_url_is_used_as_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert chosen_model(None) == REPO / "serving/models/fer_fast"
+    assert chosen_model("fer_model") == REPO / "serving/models/fer_model"
+    assert chosen_model("models/mine") == "models/mine" and chosen_model("grpc://host:8500") == "grpc://host:8500"
+    (tmp_path / "fer_model").mkdir()  # a folder of that name here is a path, not the committed model
+    assert chosen_model("fer_model") == "fer_model"
+    with pytest.raises(ModelNotFoundError, match="--model fer_slow: not a path") as error:
+        chosen_model("fer_slow")
+    assert str(REPO / "serving/models/fer_slow") in str(error.value)
 
 
 def tiny_video(path, frames: int = 10) -> None:

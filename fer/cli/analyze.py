@@ -16,7 +16,8 @@ from fer.tf import import_tensorflow
 
 # The model analysis runs by default: fewer network passes per face than fer_model (params.yaml's fast
 # section; README: its accuracy and speed beside fer_model's).
-MODEL_IN_REPOSITORY = Path("serving/models") / ANALYSIS_MODEL_NAME
+MODELS_IN_REPOSITORY = Path("serving/models")
+MODEL_IN_REPOSITORY = MODELS_IN_REPOSITORY / ANALYSIS_MODEL_NAME
 # The package is installed editable from the repository, so the repository is the package folder's parent.
 PACKAGE_ROOT = Path(fer.__file__).resolve().parents[1]
 
@@ -90,17 +91,31 @@ def holds_model(path: Path) -> bool:
     return (path / "saved_model.pb").is_file() or bool(versions_on_disk(path))
 
 
-def default_model(cwd: Path | None = None, package_root: Path | None = None) -> Path:
-    """``serving/models/fer_fast`` under the current directory if it holds a model, else the repository's
-    own (found from the package's location); ModelNotFoundError naming every place looked at otherwise."""
-    here = MODEL_IN_REPOSITORY if cwd is None else Path(cwd) / MODEL_IN_REPOSITORY
-    candidates = [here, (PACKAGE_ROOT if package_root is None else Path(package_root)) / MODEL_IN_REPOSITORY]
+def default_model(cwd: Path | None = None, package_root: Path | None = None,
+                  name: str = ANALYSIS_MODEL_NAME) -> Path:
+    """``serving/models/<name>`` (fer_fast by default) under the current directory if it holds a model, else
+    the repository's own (found from the package's location); ModelNotFoundError naming every place looked at
+    otherwise."""
+    in_repository = MODELS_IN_REPOSITORY / name
+    here = in_repository if cwd is None else Path(cwd) / in_repository
+    candidates = [here, (PACKAGE_ROOT if package_root is None else Path(package_root)) / in_repository]
     for candidate in candidates:
         if holds_model(candidate):
             return candidate
     looked = list(dict.fromkeys(str(c.resolve()) for c in candidates))
-    raise ModelNotFoundError(f"no --model given and no model (saved_model.pb or numbered version folders) in "
+    given = "no --model given" if name == ANALYSIS_MODEL_NAME else f"--model {name}: not a path, and"
+    raise ModelNotFoundError(f"{given} no model (saved_model.pb or numbered version folders) in "
                              f"{' or '.join(looked)}; give --model PATH or a model server URL")
+
+
+def chosen_model(model: str | None) -> str | Path:
+    """--model as given: None is fer_fast; a bare name that is no path here (fer_model) is that committed
+    model; a path or a server URL is used as it is."""
+    if model is None:
+        return default_model()
+    if os.sep in model or "/" in model or Path(model).exists():  # a path, or a server URL
+        return model
+    return default_model(name=model)
 
 
 def writable_folder(path: Path) -> None:
@@ -138,11 +153,10 @@ def run(args: argparse.Namespace) -> None:
         writable_folder(args.out)
     except OSError as error:
         sys.exit(f"fer analyze: --out {error}")
-    if args.model is None:
-        try:
-            args.model = default_model()
-        except ModelNotFoundError as error:
-            sys.exit(f"fer analyze: {error}")
+    try:
+        args.model = chosen_model(args.model)
+    except ModelNotFoundError as error:
+        sys.exit(f"fer analyze: {error}")
     from fer.contract import ServingError
     from fer.playtest.sessions import BatchInterrupted, analyze_many
     from fer.serving.client import local_precision
@@ -252,11 +266,14 @@ def add_parser(commands) -> None:
                               " the recordings given, without its extension (<out>/day1/session/ for"
                               " day1/session.mp4 and day2/session.mp4; <out>/<name>/ for one recording or one"
                               " folder's), with it where two would share a name (<out>/a.mp4/, <out>/a.avi/)")
-    analyze.add_argument("--model", help="SavedModel path, or a model server URL (http://host:8501,"
+    analyze.add_argument("--model", help="the committed model to run, by name: fer_fast (one network, four views,"
+                         " int8: 653 faces/s on 2 AVX512 cores, FER-2013 PrivateTest 0.7099) or fer_model"
+                         " (three networks, four views: 140 faces/s in bfloat16 where AVX512-BF16 is native, 69 in"
+                         " float32, PrivateTest 0.7161; python bench/models.py --exported); or a SavedModel path, or a model server URL (http://host:8501,"
                          " grpc://host:8500: its fer_fast; or naming the model, http://host:8501/v1/models/fer_model,"
-                         f" grpc://host:8500/fer_model), used as given (default: ./{MODEL_IN_REPOSITORY} if it holds a"
-                         f" model, else the repository's {PACKAGE_ROOT / MODEL_IN_REPOSITORY}; if neither does,"
-                         " fer analyze stops and names both)".replace("%", "%%"))
+                         f" grpc://host:8500/fer_model). A name is looked for in ./{MODELS_IN_REPOSITORY}/, then in"
+                         f" the repository's {PACKAGE_ROOT / MODELS_IN_REPOSITORY}; if neither holds it, fer analyze stops and"
+                         " names both (default: fer_fast)".replace("%", "%%"))
     analyze.add_argument("--events", type=Path, help="events file (CSV or JSON Lines) of a single recording"
                          " (default: <name>.events.csv or .events.jsonl beside each recording, if there is one)")
     analyze.add_argument("--gameplay", type=Path, metavar="VIDEO",

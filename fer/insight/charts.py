@@ -3,11 +3,16 @@ B - A per segment, the emotion mix per segment for each group, a heat strip of e
 groups. The dashboard draws the same four in the browser (fer/dashboard/static/charts.js)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from fer.insight.measures import EMOTIONS, RANGES, polarity
-from fer.playtest.report import COLORS, plt
+from fer.playtest.report import COLORS, pyplot
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MORE_POSITIVE, MORE_NEGATIVE, CHANGED, UNCHANGED = "#2e8b57", "#c0392b", "#2f6db5", "#a0a7ad"
 
@@ -26,10 +31,10 @@ def tested(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows.ci_low.notna()]
 
 
-def forest_figure(rows: pd.DataFrame, measure: str, a: str, b: str) -> plt.Figure:
+def forest_figure(rows: pd.DataFrame, measure: str, a: str, b: str) -> Figure:
     """B - A of ``measure`` per segment with its 95% interval; a dashed line at no difference."""
     shown = tested(rows[(rows.measure == measure) & (rows.a == a) & (rows.b == b)])
-    figure, axis = plt.subplots(figsize=(8, 0.42 * max(len(shown), 1) + 1.3))
+    figure, axis = pyplot().subplots(figsize=(8, 0.42 * max(len(shown), 1) + 1.3))
     for position, row in enumerate(shown.to_dict("records")):
         axis.plot([row["ci_low"], row["ci_high"]], [position, position], color=colour(row), lw=2.5)
         axis.plot(row["difference"], position, "o", color=colour(row), ms=7)
@@ -44,12 +49,12 @@ def forest_figure(rows: pd.DataFrame, measure: str, a: str, b: str) -> plt.Figur
     return figure
 
 
-def emotion_mix_figure(estimates: pd.DataFrame, groups: list[str]) -> plt.Figure:
+def emotion_mix_figure(estimates: pd.DataFrame, groups: list[str]) -> Figure:
     """Mean share of time in each emotion per segment, one bar per group, side by side."""
     shares = estimates[estimates.measure.isin(EMOTIONS)]
     segments = list(dict.fromkeys(shares.segment))
     labels = [f"{segment} · {group}" for segment in segments for group in groups]
-    figure, axis = plt.subplots(figsize=(10, 0.3 * len(labels) + 1.3))
+    figure, axis = pyplot().subplots(figsize=(10, 0.3 * len(labels) + 1.3))
     left = np.zeros(len(labels))
     for emotion in EMOTIONS:
         mine = shares[shares.measure == emotion].set_index(["segment", "group"])["mean"]
@@ -66,7 +71,7 @@ def emotion_mix_figure(estimates: pd.DataFrame, groups: list[str]) -> plt.Figure
     return figure
 
 
-def heat_strip_figure(values: pd.DataFrame, measure: str, groups: list[str], segments: list[str]) -> plt.Figure:
+def heat_strip_figure(values: pd.DataFrame, measure: str, groups: list[str], segments: list[str]) -> Figure:
     """Every participant (a row, grouped) by segment (a column), coloured by ``measure`` over its whole range."""
     order = [(g, p) for g in groups for p in sorted(set(values[values.group == g].participant))]
     grid = np.full((len(order), len(segments)), np.nan)
@@ -75,8 +80,8 @@ def heat_strip_figure(values: pd.DataFrame, measure: str, groups: list[str], seg
         for j, segment in enumerate(segments):
             grid[i, j] = lookup.get((group, participant, segment), np.nan)
     low, high = RANGES[measure]
-    figure, axis = plt.subplots(figsize=(max(6, 0.9 * len(segments) + 3), 0.28 * len(order) + 1.6))
-    cmap = plt.get_cmap("RdYlGn" if polarity(measure) else "viridis").with_extremes(bad="#eee")
+    figure, axis = pyplot().subplots(figsize=(max(6, 0.9 * len(segments) + 3), 0.28 * len(order) + 1.6))
+    cmap = pyplot().get_cmap("RdYlGn" if polarity(measure) else "viridis").with_extremes(bad="#eee")
     image = axis.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=low, vmax=high, aspect="auto")
     axis.set_xticks(range(len(segments)), segments, rotation=30, ha="right", fontsize=8)
     axis.set_yticks(range(len(order)), [f"{g} · {p}" for g, p in order], fontsize=7)
@@ -85,10 +90,10 @@ def heat_strip_figure(values: pd.DataFrame, measure: str, groups: list[str], seg
     return figure
 
 
-def trend_figure(estimates: pd.DataFrame, measure: str, groups: list[str]) -> plt.Figure:
+def trend_figure(estimates: pd.DataFrame, measure: str, groups: list[str]) -> Figure:
     """Each segment's mean of ``measure`` over the groups in order, with its 95% interval."""
     mine = estimates[estimates.measure == measure]
-    figure, axis = plt.subplots(figsize=(8, 4))
+    figure, axis = pyplot().subplots(figsize=(8, 4))
     positions = np.arange(len(groups))
     for offset, segment in enumerate(dict.fromkeys(mine.segment)):
         rows = mine[mine.segment == segment].set_index("group").reindex(groups)

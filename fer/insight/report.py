@@ -113,7 +113,7 @@ def write_report(content: dict, moments: list[dict], out_file: Path, charts_dir:
             path = charts_dir / f"{stem}.{suffix}"
             figure.savefig(path, dpi=110, bbox_inches="tight")
             written.append(path)
-        pages.plt.close(figure)
+        pages.pyplot().close(figure)
     out_file.write_text(comparison_page(content, moments, f"Playtest report: {' vs '.join(content['groups'])}",
                                         brief=True))
     return [out_file, *written]

@@ -2,20 +2,21 @@
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import urllib.parse
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from fer.contract import CLASS_NAMES
+from fer.dashboard.address import DEFAULT_HOST, DEFAULT_PORT
+from fer.playtest.analytics import PROBABILITY_COLUMNS
 
-from fer.contract import CLASS_NAMES  # noqa: E402
-from fer.dashboard.address import DEFAULT_HOST, DEFAULT_PORT  # noqa: E402
-from fer.playtest.analytics import PROBABILITY_COLUMNS  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 COLORS = {"angry": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "happy": "#2ca02c", "sad": "#1f77b4",
           "surprise": "#ff7f0e", "neutral": "#bdbdbd"}
@@ -24,10 +25,19 @@ STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#22
          "th{background:#f4f4f4}img{max-width:100%}.warn{color:#a60}.sig{background:#ffe9a8}")
 
 
-def figure_html(figure: plt.Figure, alt: str) -> str:
+@functools.cache
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, imported when the first figure is drawn: half a second that a command
+    drawing nothing (a re-run with nothing left) should not pay before its first line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+    return matplotlib.pyplot
+
+def figure_html(figure: Figure, alt: str) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
+    pyplot().close(figure)
     data = base64.b64encode(buffer.getvalue()).decode()
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
@@ -65,10 +75,10 @@ def page(title: str, sections: list[tuple[str, str]]) -> str:
             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
 
 
-def timeline_figure(timeline: pd.DataFrame, frames: pd.DataFrame, segments: list[dict], player: int) -> plt.Figure:
+def timeline_figure(timeline: pd.DataFrame, frames: pd.DataFrame, segments: list[dict], player: int) -> Figure:
     """Stacked smoothed probabilities over time, no-face gaps in grey, event segments and moments marked."""
     rows = timeline[timeline.player == player]
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(11, 5), sharex=True, height_ratios=[3, 1.4])
+    figure, (top, bottom) = pyplot().subplots(2, 1, figsize=(11, 5), sharex=True, height_ratios=[3, 1.4])
     top.stackplot(rows.time_s, rows[PROBABILITY_COLUMNS].to_numpy().T, labels=CLASS_NAMES,
                   colors=[COLORS[e] for e in CLASS_NAMES], alpha=0.9)
     seen = set(rows.time_s)
@@ -98,9 +108,9 @@ def timeline_figure(timeline: pd.DataFrame, frames: pd.DataFrame, segments: list
     return figure
 
 
-def share_bars_figure(shares: pd.DataFrame, title: str) -> plt.Figure:
+def share_bars_figure(shares: pd.DataFrame, title: str) -> Figure:
     """Stacked horizontal bars: the share of time in each emotion per row of ``shares``."""
-    figure, axis = plt.subplots(figsize=(10, 0.45 * len(shares) + 1.2))
+    figure, axis = pyplot().subplots(figsize=(10, 0.45 * len(shares) + 1.2))
     left = np.zeros(len(shares))
     for emotion in CLASS_NAMES:
         values = shares[emotion].fillna(0).to_numpy()
