@@ -5,6 +5,8 @@ whose int8 asks for its int8 TensorFlow Lite model beside it."""
 import json
 import sys
 
+import numpy as np
+
 from fer.arrays import load_arrays
 from fer.learn.export import export_model
 from fer.learn.tta import load_views_model
@@ -19,11 +21,10 @@ def main(argv: list[str] | None = None) -> None:
     views = params[paths.views]
     model = load_views_model(paths.model, paths.members_dir, views)
     export = params["export"]
-    faces = load_arrays(paths.validation_set)["images"]
-    check_images = faces[: export["check_images"]]
-    calibration_images = faces[export["check_images"]:][: export["calibration_images"]] if views["int8"] else None
+    faces = load_arrays(paths.validation_set)["images"]  # in class order: drawn at random, so every class is checked
+    check_images = faces[np.random.default_rng(params["seed"]).permutation(len(faces))[: export["check_images"]]]
     version_dir = paths.model_base_path / str(export["version"])
-    report = export_model(model, version_dir, check_images, calibration_images)
+    report = export_model(model, version_dir, check_images, int8=views["int8"])
     paths.metrics.parent.mkdir(parents=True, exist_ok=True)
     paths.metrics.write_text(json.dumps(report, indent=2) + "\n")
     print(f"exported {version_dir}; SavedModel matches Keras within {report['max_abs_difference']:.1e}")

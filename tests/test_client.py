@@ -199,8 +199,8 @@ def test_the_committed_fast_model_in_int8_reads_real_faces_as_in_float32(shared_
                       for face in fer_faces(shared_datasets, f"test/{emotion}/PrivateTest", count=40)])[..., None]
     exact = LocalModel(REPO / "serving/models/fer_fast").predict(faces.astype(np.float32))
     rounded = LocalModel(REPO / "serving/models/fer_fast", precision="int8").predict(faces)
-    assert (exact.argmax(1) == rounded.argmax(1)).mean() >= 0.95
-    assert np.abs(exact - rounded).max() < 0.2 and np.allclose(rounded.sum(1), 1, atol=1e-5)
+    assert (exact.argmax(1) == rounded.argmax(1)).mean() >= 0.98  # measured: 1.0 (int8 weights, per-batch ranges)
+    assert np.abs(exact - rounded).max() < 0.05 and np.allclose(rounded.sum(1), 1, atol=1e-5)
 
 
 def test_auto_precision_runs_the_int8_model_where_the_export_has_one(tmp_path, monkeypatch):

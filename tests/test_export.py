@@ -104,10 +104,9 @@ def test_the_int8_model_picks_the_savedmodels_classes_and_runs_without_tensorflo
     augmented.set_weights(model.get_weights())  # augmentation holds no weights: the same network
     version_dir = tmp_path / "fer_fast" / "1"
     report = export_model(inference_model(augmented, tta_flip=True, tta_rotation=12), version_dir, images[:64],
-                          calibration_images=images[64:])
+                          int8=True)
     assert not {"StatelessRandomUniformV2", "ImageProjectiveTransformV3"} & graph_operations(version_dir)
-    assert (version_dir / INT8_FILE).is_file() and report["int8"]["calibration_images"] == 76
-    assert report["int8"]["class_agreement"] >= 0.95
+    assert (version_dir / INT8_FILE).is_file() and report["int8"]["class_agreement"] >= 0.95
 
     with pytest.raises(ExportMismatch, match="picks the SavedModel's class"):
         check_int8_tflite(version_dir, images[:64], min_agreement=1.01)
@@ -117,7 +116,7 @@ def test_the_int8_model_picks_the_savedmodels_classes_and_runs_without_tensorflo
     loaded, probabilities = json.loads(run.stdout.strip().splitlines()[-1])
     assert not loaded, f"running the int8 model imported {loaded}"
     expected = load_signature(version_dir)(pixels=tf.constant(images[:4, ..., None].astype(np.float32)))
-    assert np.abs(np.array(probabilities) - expected["probabilities"].numpy()).max() < 0.1  # int8 rounding
+    assert np.abs(np.array(probabilities) - expected["probabilities"].numpy()).max() < 0.05  # int8 rounding
 
 
 INT8_RUN = """
