@@ -9,6 +9,7 @@ at the default settings, 1280x720 dense (10 sampled frames per second), and 1280
 players side by side.
 
 Usage: python bench/playtest.py [--seconds 60] [--rows 640x480 1280x720 dense four-players] [--precision auto]
+                                [--model fer_fast|fer_model]
 
 On a CPU with AVX512 or AMX, `ONEDNN_MAX_CPU_ISA=AVX2` before it makes TensorFlow compute as on an AVX2-only
 CPU, and `OPENCV_CPU_DISABLE=AVX512F,AVX512-SKX,AVX512-COMMON` makes OpenCV's
@@ -33,7 +34,8 @@ from fer.cpu import describe_cpu  # noqa: E402
 from fer.tf import import_tensorflow  # noqa: E402
 from fer.playtest.settings import AnalysisSettings  # noqa: E402
 from fer.playtest.sessions import analyze_session  # noqa: E402
-from fer.cli.analyze import MODEL_IN_REPOSITORY  # noqa: E402
+from fer.cli.analyze import MODELS_IN_REPOSITORY  # noqa: E402
+from fer.contract import ANALYSIS_MODEL_NAME, MODEL_NAME  # noqa: E402
 from fer.serving.client import LocalModel, local_precision  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,14 +103,17 @@ def main() -> None:
     parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS))
     parser.add_argument("--precision", default="auto", help="as fer analyze's --precision (default: auto, resolved"
                                                              " as fer analyze resolves it)")
+    parser.add_argument("--model", default=ANALYSIS_MODEL_NAME, choices=(ANALYSIS_MODEL_NAME, MODEL_NAME),
+                        help="the committed model, as fer analyze --model NAME (default: fer_fast)")
     args = parser.parse_args()
-    precision = local_precision(args.precision, REPO / MODEL_IN_REPOSITORY)
+    path = REPO / MODELS_IN_REPOSITORY / args.model
+    precision = local_precision(args.precision, path)
     if precision != "int8":  # as fer analyze: the int8 model runs on LiteRT, without TensorFlow (nor its memory)
         import_tensorflow(verbose=False)
-    model, shown = LocalModel(REPO / MODEL_IN_REPOSITORY, precision), faces()
+    model, shown = LocalModel(path, precision), faces()
     print(f"CPU: {describe_cpu()}")
     print(f"defaults: {AnalysisSettings().sample_fps:g} sampled frames/s, detection at"
-          f" {AnalysisSettings().detect_width} px width, detector {AnalysisSettings().detector}, model {MODEL_IN_REPOSITORY.name} in {precision}")
+          f" {AnalysisSettings().detect_width} px width, detector {AnalysisSettings().detector}, model {args.model} in {precision}")
     print(f"{'recording':>34} {'x real time':>11} {'decode s':>9} {'detect s':>9} {'classify s':>10}"
           f" {'faces seen':>10} {'players':>7} {'peak MiB':>9}")
     with tempfile.TemporaryDirectory() as folder:

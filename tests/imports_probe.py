@@ -9,7 +9,8 @@ from pathlib import Path
 
 HEAVY = ("tensorflow", "keras", "ray")
 RUNNER = f"""
-import atexit, json, os, runpy, sys
+import atexit, json, os, runpy, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C ends it even when started in the background
 atexit.register(lambda: open(os.environ["FER_MODULES"], "w").write(json.dumps(
     sorted({{m.split(".")[0] for m in sys.modules}} & set({HEAVY!r})))))
 sys.argv = ["fer", *sys.argv[1:]]

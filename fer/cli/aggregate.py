@@ -10,9 +10,9 @@ from fer.cli.selection import add_participants, add_sessions, linked_rows, load
 
 
 def run(args: argparse.Namespace) -> None:
-    from fer.insight.aggregate import write_aggregate
-    from fer.insight.participants import ParticipantsError, group_order, grouped
     summaries = load("aggregate", args.sessions, args.strict)
+    from fer.insight.aggregate import write_aggregate  # scipy: after the first line
+    from fer.insight.participants import ParticipantsError, group_order, grouped
     rows = linked_rows("aggregate", summaries, args)
     groups = None
     if args.by:

@@ -52,8 +52,8 @@ ANALYSIS_HELP = {
                          " and not classified",
     "attention_max_yaw": "a face counts as looking at the screen (attention) within this yaw, in degrees",
     "attention_max_pitch": "a face counts as looking at the screen (attention) within this pitch, in degrees",
-    "precision": "how a SavedModel --model runs: int8 (its TensorFlow Lite model, which fer_fast ships: 653 faces/s"
-                 " against float32's 205 on 2 AVX512 cores, PrivateTest 0.7099 against 0.7102), bfloat16 (TensorFlow's"
+    "precision": "how a SavedModel --model runs: int8 (its TensorFlow Lite model, which fer_fast ships: 566 faces/s"
+                 " against float32's 201 on 2 AVX512 cores, PrivateTest 0.7097 against 0.7102), bfloat16 (TensorFlow's"
                  " oneDNN mixed precision, fast on AVX512-BF16 or AMX only), float32, or auto: bfloat16 on AMX, else"
                  " int8 where the model has it, else bfloat16 where native, else float32; a model server URL is"
                  " not affected",
@@ -267,9 +267,9 @@ def add_parser(commands) -> None:
                               " day1/session.mp4 and day2/session.mp4; <out>/<name>/ for one recording or one"
                               " folder's), with it where two would share a name (<out>/a.mp4/, <out>/a.avi/)")
     analyze.add_argument("--model", help="the committed model to run, by name: fer_fast (one network, four views,"
-                         " int8: 653 faces/s on 2 AVX512 cores, FER-2013 PrivateTest 0.7099) or fer_model"
-                         " (three networks, four views: 140 faces/s in bfloat16 where AVX512-BF16 is native, 69 in"
-                         " float32, PrivateTest 0.7161; python bench/models.py --exported); or a SavedModel path, or a model server URL (http://host:8501,"
+                         " int8: 566 faces/s on 2 AVX512 cores, FER-2013 PrivateTest 0.7097, real clips 65%) or"
+                         " fer_model (three networks, four views: 120 faces/s in bfloat16 where AVX512-BF16 is native,"
+                         " 67 in float32, PrivateTest 0.7161, real clips 69%; docs/playtest.md, Fast or accurate); or a SavedModel path, or a model server URL (http://host:8501,"
                          " grpc://host:8500: its fer_fast; or naming the model, http://host:8501/v1/models/fer_model,"
                          f" grpc://host:8500/fer_model). A name is looked for in ./{MODELS_IN_REPOSITORY}/, then in"
                          f" the repository's {PACKAGE_ROOT / MODELS_IN_REPOSITORY}; if neither holds it, fer analyze stops and"

@@ -22,12 +22,12 @@ def _own_build(summaries: list[dict], fallback: str) -> str:
 
 def sides(args: argparse.Namespace) -> tuple[list[dict], pd.DataFrame, list[str], list[str]]:
     """The summaries, their rows with a ``group`` column, the groups in order and warnings about the input."""
-    from fer.insight.compare import side_rows, side_warnings
     from fer.insight.participants import ParticipantsError, group_order, grouped, read_participants, where
     if args.a or args.b:
         if not (args.a and args.b) or args.sessions:
             sys.exit("fer compare: give --a and --b (a folder each), or SESSIONS with --by, not both")
         loaded = [load("compare", paths, args.strict) for paths in (args.a, args.b)]
+        from fer.insight.compare import side_rows, side_warnings  # scipy: after the first line
         names = [args.name_a or _own_build(loaded[0], "A"), args.name_b or _own_build(loaded[1], "B")]
         warnings = side_warnings(list(zip(names, loaded)))
         if names[0] == names[1]:
@@ -55,8 +55,8 @@ def sides(args: argparse.Namespace) -> tuple[list[dict], pd.DataFrame, list[str]
 
 
 def run(args: argparse.Namespace) -> None:
-    from fer.insight.compare import findings, untested_note, write_comparison
     summaries, rows, groups, warnings = sides(args)
+    from fer.insight.compare import findings, untested_note, write_comparison  # scipy: after the first line
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     by = "build" if args.a else args.by

@@ -40,11 +40,14 @@ def add_participants(parser: argparse.ArgumentParser) -> None:
 
 
 def load(command: str, paths: list[Path], strict: bool) -> list[dict]:
+    """The session summaries under ``paths``; says how many before the work on them starts (seconds, for many)."""
     from fer.insight.summaries import SummaryError, load_summaries
     try:
-        return load_summaries(paths, strict=strict)
+        summaries = load_summaries(paths, strict=strict)
     except SummaryError as error:
         sys.exit(f"fer {command}: {error}")
+    print(f"{len(summaries)} session{'' if len(summaries) == 1 else 's'} read ...", file=sys.stderr, flush=True)
+    return summaries
 
 
 def linked_rows(command: str, summaries: list[dict], args: argparse.Namespace) -> pd.DataFrame:

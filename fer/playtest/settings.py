@@ -12,7 +12,7 @@ class AnalysisSettings:
     detector: str = "yunet"  # or "haar", the fallback
     face_score: float = 0.7  # YuNet's score threshold
     min_face_px: int = 20  # smaller detections are dropped as noise
-    detect_width: int = 480
+    detect_width: int = 480  # 320 is faster but its landmarks tilt and turn less (docs/playtest.md#speed)
     align: bool = False  # the committed model was trained on unaligned crops (docs/playtest.md: Crops and framing)
     face_margin: float = 0.0  # widening of unaligned crops (Haar boxes already frame a face about as FER-2013 does)
     min_track_s: float = 1.0  # a track becomes a player once seen over this long
