@@ -36,7 +36,7 @@ from fer.playtest.settings import AnalysisSettings  # noqa: E402
 from fer.playtest.sessions import analyze_session  # noqa: E402
 from fer.cli.analyze import MODELS_IN_REPOSITORY  # noqa: E402
 from fer.contract import ANALYSIS_MODEL_NAME, MODEL_NAME  # noqa: E402
-from fer.serving.client import LocalModel, local_precision  # noqa: E402
+from fer.serving.client import LocalModel, local_precision, needs_tensorflow  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "datasets" / "fer2013.zip"
@@ -108,12 +108,13 @@ def main() -> None:
     args = parser.parse_args()
     path = REPO / MODELS_IN_REPOSITORY / args.model
     precision = local_precision(args.precision, path)
-    if precision != "int8":  # as fer analyze: the int8 model runs on LiteRT, without TensorFlow (nor its memory)
+    if needs_tensorflow(path, precision):  # as fer analyze: not for the int8 model (nor TensorFlow's memory)
         import_tensorflow(verbose=False)
     model, shown = LocalModel(path, precision), faces()
     print(f"CPU: {describe_cpu()}")
     print(f"defaults: {AnalysisSettings().sample_fps:g} sampled frames/s, detection at"
-          f" {AnalysisSettings().detect_width} px width, detector {AnalysisSettings().detector}, model {args.model} in {precision}")
+          f" {AnalysisSettings().detect_width} px width, detector {AnalysisSettings().detector},"
+          f" model {args.model} in {precision}")
     print(f"{'recording':>34} {'x real time':>11} {'decode s':>9} {'detect s':>9} {'classify s':>10}"
           f" {'faces seen':>10} {'players':>7} {'peak MiB':>9}")
     with tempfile.TemporaryDirectory() as folder:

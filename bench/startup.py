@@ -35,6 +35,7 @@ from insight_fixtures import summary, write  # noqa: E402
 
 FIRST_LINE_TARGET_S = 1.0
 
+
 def recording(path: Path, seconds: int = 4) -> Path:
     """A 10 fps 320x240 MPEG-4 recording of a grey room: decoded and searched for faces, none found."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from fer.contract import ServingError
 from fer.cpu import has_native_bfloat16
-from fer.serving.client import LocalModel, connect, local_precision, open_model
+from fer.serving.client import LocalModel, connect, local_precision, needs_tensorflow, open_model
 from fer.serving.int8 import INT8_FILE
 from tests.conftest import REPO
 from tests.test_faces import fer_faces
@@ -214,3 +214,9 @@ def test_auto_precision_runs_the_int8_model_where_the_export_has_one(tmp_path, m
     assert local_precision("bfloat16", version) == "bfloat16"  # asked for: kept
     with pytest.raises(ServingError, match="no int8 model"):
         LocalModel(REPO / "serving/models/fer_model", precision="int8")
+
+
+def test_only_a_savedmodel_in_float32_or_bfloat16_needs_tensorflow_here():
+    assert needs_tensorflow("serving/models/fer_model", "float32") and needs_tensorflow("m", "bfloat16")
+    assert not needs_tensorflow("serving/models/fer_fast", "int8")
+    assert not any(needs_tensorflow(url, "float32") for url in ("http://h:8501", "https://h", "grpc://h:8500"))

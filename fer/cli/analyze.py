@@ -168,9 +168,9 @@ def run(args: argparse.Namespace) -> None:
     if left and args.ray is None:  # with --ray, the Ray workers open the model
         print(f"{len(left)} of {len(args.inputs)} recordings to analyse; loading the model {args.model} ...",
               file=sys.stderr, flush=True)
-        if settings.precision != "int8" and not str(args.model).startswith(("http://", "https://", "grpc://")):
-            import_tensorflow(args.verbose)  # a SavedModel's; the int8 model runs on LiteRT, a server on its own
-        from fer.serving.client import open_model
+        from fer.serving.client import needs_tensorflow, open_model
+        if needs_tensorflow(args.model, settings.precision):
+            import_tensorflow(args.verbose)
         try:
             model = open_model(args.model, precision=settings.precision)
         except (ServingError, OSError) as error:
@@ -268,12 +268,13 @@ def add_parser(commands) -> None:
                               " folder's), with it where two would share a name (<out>/a.mp4/, <out>/a.avi/)")
     analyze.add_argument("--model", help="the committed model to run, by name: fer_fast (one network, four views,"
                          " int8: 566 faces/s on 2 AVX512 cores, FER-2013 PrivateTest 0.7097, real clips 65%) or"
-                         " fer_model (three networks, four views: 120 faces/s in bfloat16 where AVX512-BF16 is native,"
-                         " 67 in float32, PrivateTest 0.7161, real clips 69%; docs/playtest.md, Fast or accurate); or a SavedModel path, or a model server URL (http://host:8501,"
+                         " fer_model (three networks, four views: 120 faces/s in bfloat16 where AVX512-BF16 is"
+                         " native, 67 in float32, PrivateTest 0.7161, real clips 69%; docs/playtest.md, Fast or"
+                         " accurate); or a SavedModel path, or a model server URL (http://host:8501,"
                          " grpc://host:8500: its fer_fast; or naming the model, http://host:8501/v1/models/fer_model,"
                          f" grpc://host:8500/fer_model). A name is looked for in ./{MODELS_IN_REPOSITORY}/, then in"
-                         f" the repository's {PACKAGE_ROOT / MODELS_IN_REPOSITORY}; if neither holds it, fer analyze stops and"
-                         " names both (default: fer_fast)".replace("%", "%%"))
+                         f" the repository's {PACKAGE_ROOT / MODELS_IN_REPOSITORY}; if neither holds it, fer"
+                         " analyze stops and names both (default: fer_fast)".replace("%", "%%"))
     analyze.add_argument("--events", type=Path, help="events file (CSV or JSON Lines) of a single recording"
                          " (default: <name>.events.csv or .events.jsonl beside each recording, if there is one)")
     analyze.add_argument("--gameplay", type=Path, metavar="VIDEO",

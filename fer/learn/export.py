@@ -7,7 +7,7 @@ in the order of CLASS_NAMES, which is written to assets.extra/class_names.txt be
 The SavedModel computes what the Keras model computes with each BatchNormalization folded into the
 convolution before it (fold_batch_norms): the same function in fewer operations. With ``int8``, the version
 folder also holds ``model.tflite``: TensorFlow Lite's int8 post-training quantization of the SavedModel
-(weights and activations in int8, calibrated on validation faces; float32 pixels in, probabilities out),
+(weights in int8, activations quantized per batch as it runs; float32 pixels in, probabilities out),
 which LocalModel runs with XNNPACK for `fer analyze --precision int8`; TensorFlow Serving ignores it.
 """
 from __future__ import annotations
@@ -137,7 +137,7 @@ def write_int8_tflite(version_dir: Path) -> Path:
     """The SavedModel in ``version_dir`` quantized to int8 by TensorFlow Lite's converter, written as
     ``version_dir/model.tflite``: weights in int8, activations quantized per batch as it runs (dynamic range;
     XNNPACK's int8 kernels). Activation ranges calibrated once on FER-2013 faces instead cost 9 of the 201 real
-    webcam samples (docs/training.md#the-int8-model); set per batch they cost none, at the same speed."""
+    webcam samples (docs/training.md#the-int8-model); set per batch they cost none, for about a tenth of the speed."""
     converter = tf.lite.TFLiteConverter.from_saved_model(str(version_dir), signature_keys=[SIGNATURE])
     converter.optimizations = [tf.lite.Optimize.DEFAULT]  # without a representative dataset: dynamic range
     path = version_dir / INT8_FILE
@@ -148,7 +148,7 @@ def write_int8_tflite(version_dir: Path) -> Path:
 def check_int8_tflite(version_dir: Path, images: np.ndarray, min_agreement: float = 0.95) -> dict:
     """How often the int8 model picks the SavedModel's class on ``images``, and its largest probability
     difference; raises ExportMismatch below ``min_agreement`` (quantization rounds, so they never match
-    exactly; measured: docs/training.md#the-fast-model)."""
+    exactly; measured: docs/training.md#the-int8-model)."""
     pixels = images.reshape(-1, *INPUT_SHAPE).astype(np.float32)
     exact = load_signature(version_dir)(**{INPUT_NAME: tf.constant(pixels)})[OUTPUT_NAME].numpy()
     rounded = Int8Model(version_dir).predict(pixels)

@@ -47,7 +47,8 @@ class Worker:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         self.before_each, self.model, self.error = before_each, None, None
         try:
-            if precision != "int8" and not str(model_path).startswith(("http://", "https://", "grpc://")):
+            from fer.serving.client import needs_tensorflow, open_model
+            if needs_tensorflow(model_path, precision):
                 import_tensorflow(verbose)
                 import tensorflow as tf
                 try:  # as many threads as the CPUs Ray gave this worker, so that workers do not fight for cores
@@ -57,7 +58,6 @@ class Worker:
                     pass
             import cv2
             cv2.setNumThreads(threads)
-            from fer.serving.client import open_model
             self.model = open_model(model_path, precision=precision, threads=threads)
         except Exception as error:  # reported by ready(): the driver stops before any recording is tried
             self.error = f"{type(error).__name__}: {error}"
@@ -91,7 +91,8 @@ def analyze_on_ray(sources: list[str | Path], out_root: Path, model_path: str | 
     with ``num_cpus`` CPUs (default: all), shut down at the end; if this process is already connected
     (ray.init was called), that cluster is used and left running. A worker that dies has its recording run
     again ``retries`` times before it is reported as failed. ``model_name`` goes into the fingerprints and
-    summaries (default: ``str(model_path)``, as `fer analyze` writes). ``precision``: how the workers run a SavedModel (LocalModel). ``before_each(source, out_dir)`` runs in
+    summaries (default: ``str(model_path)``, as `fer analyze` writes). ``precision``: how the workers run a
+    SavedModel (LocalModel). ``before_each(source, out_dir)`` runs in
     the worker before each recording (for tests and instrumentation). Raises ServingError, before any
     recording is tried, if a worker cannot open the model; ConnectionError if the cluster cannot be reached;
     BatchInterrupted on Ctrl-C, after writing batch.json."""

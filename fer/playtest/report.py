@@ -34,6 +34,7 @@ def pyplot():
     import matplotlib.pyplot
     return matplotlib.pyplot
 
+
 def figure_html(figure: Figure, alt: str) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")

@@ -212,7 +212,7 @@ class LocalModel:
     TensorFlow option, so it then applies to every model this process runs); int8, the version's int8
     TensorFlow Lite model (``model.tflite``, written by export where params ask) run by XNNPACK on
     ``threads`` threads (default: every core this process may use). Speed and accuracy of each:
-    docs/training.md#the-fast-model."""
+    docs/training.md#the-int8-model."""
 
     def __init__(self, path: str | Path, precision: str = "float32", threads: int | None = None):
         if precision not in PRECISIONS[1:]:
@@ -245,7 +245,7 @@ class LocalModel:
 def local_precision(setting: str, model: str | Path) -> str:
     """A LocalModel precision for ``setting``; ``auto`` is bfloat16 on AMX, else int8 where the model's newest
     version has an int8 model, else bfloat16 where the CPU has it natively, else float32 (the fastest here:
-    docs/training.md#the-fast-model)."""
+    docs/training.md#the-int8-model)."""
     if setting != "auto":
         return setting
     from fer.cpu import has_amx, has_native_bfloat16
@@ -259,12 +259,26 @@ def local_precision(setting: str, model: str | Path) -> str:
     return "bfloat16" if has_native_bfloat16() else "float32"
 
 
+SERVER_URL_PREFIXES = ("http://", "https://", "grpc://")
+
+
+def is_server_url(where: str | Path) -> bool:
+    """Whether ``where`` names a model server (open_model connects to it) rather than a SavedModel path."""
+    return str(where).startswith(SERVER_URL_PREFIXES)
+
+
+def needs_tensorflow(where: str | Path, precision: str) -> bool:
+    """Whether opening the model at ``where`` in ``precision`` (resolved: not auto) runs TensorFlow in this
+    process: a SavedModel's float32 or bfloat16 does; its int8 model runs on LiteRT, a server on its own."""
+    return precision != "int8" and not is_server_url(where)
+
+
 def open_model(where: str | Path, first_contact_s: float = 10.0, precision: str = "float32",
                threads: int | None = None) -> ModelClient:
     """A model server URL (see ``connect``; one that names no model means the analysis model, fer_fast)
     or a SavedModel path (run in ``precision`` on ``threads``: LocalModel), checked with one prediction; a server is
     waited for ``first_contact_s`` at most (later calls retry for the client's ``retry_for_s``)."""
-    if not str(where).startswith(("http://", "https://", "grpc://")):
+    if not is_server_url(where):
         return _checked(LocalModel(where, precision, threads), where)
     model = connect(str(where), model=ANALYSIS_MODEL_NAME)
     model.retry_for_s, retry_for_s = first_contact_s, model.retry_for_s
